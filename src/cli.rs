@@ -1,0 +1,232 @@
+//! The verbs of the command-line contract (`spec/cli.md`), one function each.
+//! Each verb parses its input, calls a stage's core and prints one JSON object
+//! on standard output; diagnostics go to standard error.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::dedup::{Fingerprint, Keys};
+use crate::fetch::local;
+use crate::pipeline::{self, Source, Summary};
+use crate::record::{Body, Record};
+use crate::state::State;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Extract the article (text and metadata) from one HTML page and print it as JSON.
+    Extract {
+        /// The page's URL, to resolve relative links and read dates in the URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// HTML file, or `-` for standard input.
+        path: PathBuf,
+    },
+    /// Compare one document with the seed corpus and the records already ingested.
+    Dedup {
+        /// Config file (default: the embedded config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Text or HTML document, or `-` for standard input.
+        path: PathBuf,
+    },
+    /// Run documents through the whole pipeline into the configured sinks, once.
+    ///
+    /// Inputs are files or folders of text documents (.txt: headline then body),
+    /// HTML pages and feed files (RSS, Atom, JSON Feed). With no input, the seed
+    /// corpus (seeds/) is ingested. Records already written are not written again.
+    Backfill {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write records to this JSONL file instead of the configured sinks.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        inputs: Vec<PathBuf>,
+    },
+    /// Validate the config without running anything; list every problem.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs a verb; the process exit code on success.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Extract { url, path } => extract(url, &path),
+        Command::Dedup { config, path } => dedup(config.as_deref(), &path),
+        Command::Backfill {
+            config,
+            out,
+            inputs,
+        } => backfill(config.as_deref(), out, inputs).await,
+        Command::Check { config } => Ok(check(config.as_deref())),
+    }
+}
+
+fn print(value: serde_json::Value) {
+    println!("{value}");
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
+    let opts = crate::extract::Options::default();
+    let mut article = local::read_one(path, opts.max_html_bytes)?;
+    if !matches!(article.body, Body::Html { .. }) {
+        bail!("{}: not an HTML page", path.display());
+    }
+    article.url = url;
+    let ex = pipeline::extract_article(&article, &opts)
+        .with_context(|| format!("{}", path.display()))?;
+    print(json!({
+        "title": ex.title,
+        "text": ex.text,
+        "url": article.url,
+        "canonical_url": ex.canonical_url,
+        "published_at": ex.published_at.map(crate::record::timestamp),
+        "byline": ex.byline,
+        "language": ex.language,
+        "description": ex.description,
+    }));
+    Ok(0)
+}
+
+/// Reads and extracts one document into a record, for the one-document verbs.
+fn one_record(path: &Path, cfg: &Config) -> anyhow::Result<Record> {
+    let opts = crate::extract::Options {
+        max_html_bytes: cfg.extract.max_html_bytes,
+    };
+    let mut article = local::read_one(path, opts.max_html_bytes)?;
+    article.extracted = Some(
+        pipeline::extract_article(&article, &opts)
+            .with_context(|| format!("{}", path.display()))?,
+    );
+    Record::from_article(article).context("extraction produced no record")
+}
+
+fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    let record = one_record(path, &cfg)?;
+    // An existing store is consulted, never created by a query.
+    let state = if cfg.state_dir.join("state.sqlite").exists() {
+        Some(State::open(&cfg.state_dir)?)
+    } else {
+        None
+    };
+    let index = pipeline::build_index(&cfg, state.as_ref())?;
+    let keys = Keys {
+        canonical_url: record.canonical_url.as_deref(),
+        guid: record.guid.as_deref(),
+    };
+    let verdict = index.check(&keys, &Fingerprint::of(&record.text));
+    print(json!({
+        "duplicate_of": verdict.as_ref().map(|d| &d.duplicate_of),
+        "similarity": verdict.as_ref().map_or(0.0, |d| d.similarity),
+        "method": verdict.as_ref().map(|d| d.method),
+    }));
+    Ok(0)
+}
+
+async fn backfill(
+    config: Option<&Path>,
+    out: Option<PathBuf>,
+    inputs: Vec<PathBuf>,
+) -> anyhow::Result<i32> {
+    let mut cfg = load_config(config)?;
+    if let Some(out) = out {
+        cfg.sinks = vec![config::Sink::Jsonl { path: out }];
+    }
+    let inputs = if inputs.is_empty() {
+        vec![
+            cfg.dedup
+                .seeds
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("seeds")),
+        ]
+    } else {
+        inputs
+    };
+    let files = local::list_inputs(&inputs)?;
+    let bar = progress_bar(files.len() as u64);
+    let progress: Option<pipeline::Progress> = bar.clone().map(|b| {
+        let tick: pipeline::Progress = Arc::new(move || b.inc(1));
+        tick
+    });
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("tidings: interrupted; finishing the documents in flight");
+            on_signal.cancel();
+        }
+    });
+    let summary = pipeline::run(&cfg, Source::Files(files), shutdown, progress).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    eprintln!("{}", describe(&summary));
+    Ok(0)
+}
+
+fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// The run summary for standard error.
+pub fn describe(s: &Summary) -> String {
+    let mut line = format!(
+        "tidings: {} documents read, {} records written, {} already present, {} skipped in {:.2}s",
+        s.read,
+        s.written,
+        s.already_present,
+        s.skipped_total(),
+        s.elapsed.as_secs_f64()
+    );
+    for (reason, n) in &s.skipped {
+        line.push_str(&format!("\n  skipped {n}: {reason}"));
+    }
+    line
+}
+
+fn check(config: Option<&Path>) -> i32 {
+    match Config::load(config) {
+        Ok(cfg) => {
+            eprintln!("tidings: {}: ok", cfg.origin);
+            0
+        }
+        Err(e) => {
+            for problem in &e.0 {
+                println!("{problem}");
+            }
+            1
+        }
+    }
+}

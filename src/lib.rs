@@ -1,0 +1,25 @@
+//! tidings: a daemon that ingests live news.
+//!
+//! ```text
+//!  fetch ──> extract ──> dedup ──> tag ──> sink ──> state
+//!  (feeds,   (N workers,  (index:   (N       (batch,   (mark done
+//!   files)    HTML->text)  seeds +   workers) write,    only after
+//!                          records)           fsync)    every sink)
+//! ```
+//!
+//! Each arrow is a bounded async-channel; [`pipeline`] wires the stages and
+//! drains them on shutdown. Every stage has a pure core the CLI verbs call
+//! directly ([`extract::extract`], [`dedup::Index::check`]). The record schema
+//! lives in [`record`] only; configuration is parsed and validated once in
+//! [`config`].
+
+pub mod cli;
+pub mod config;
+pub mod dedup;
+pub mod extract;
+pub mod fetch;
+pub mod pipeline;
+pub mod record;
+pub mod seeds;
+pub mod sink;
+pub mod state;

@@ -1,0 +1,385 @@
+//! The staged pipeline: source -> extract -> dedup -> tag -> sink, tokio tasks
+//! joined by bounded async-channels.
+//!
+//! Only the source watches the shutdown token. When it stops, it drops its
+//! sender; each later stage runs until its receiver is closed and empty, then
+//! drops its own sender, so everything in flight drains into the sinks. The
+//! channels are small and bounded: a slow sink fills them and the source waits.
+//!
+//! A bad document is a counted skip, never an `Err`: a stage returns `Err`
+//! only when it cannot go on (a sink or the state store failing).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_channel::{Receiver, Sender};
+use chrono::Utc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, NearPolicy};
+use crate::dedup::{self, Fingerprint, Keys};
+use crate::extract;
+use crate::fetch::local;
+use crate::record::{Article, Body, DupMethod, Extracted, Record, timestamp};
+use crate::sink::Sink;
+use crate::state::{Done, State};
+
+/// Where the documents come from.
+pub enum Source {
+    /// Local files and folders (backfill).
+    Files(Vec<PathBuf>),
+}
+
+/// What a run did, for the summary and for tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub read: u64,
+    pub written: u64,
+    /// Records the sinks already held from an earlier run.
+    pub already_present: u64,
+    /// Skips by `stage: reason`.
+    pub skipped: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Counters shared by the stages.
+#[derive(Default)]
+pub struct Counters {
+    read: AtomicU64,
+    written: AtomicU64,
+    already_present: AtomicU64,
+    skipped: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    fn skip(&self, stage: &str, reason: &str) {
+        let mut map = self.skipped.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(format!("{stage}: {reason}")).or_default() += 1;
+    }
+
+    fn summary(&self, elapsed: Duration) -> Summary {
+        Summary {
+            read: self.read.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            already_present: self.already_present.load(Ordering::Relaxed),
+            skipped: self
+                .skipped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            elapsed,
+        }
+    }
+}
+
+/// Called once per input file read, for a progress bar.
+pub type Progress = Arc<dyn Fn() + Send + Sync>;
+
+/// Runs the pipeline until the source is exhausted or `shutdown` is cancelled,
+/// then drains and returns what happened.
+pub async fn run(
+    cfg: &Config,
+    source: Source,
+    shutdown: CancellationToken,
+    progress: Option<Progress>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let state = Arc::new(Mutex::new(
+        State::open(&cfg.state_dir).context("opening the state store")?,
+    ));
+    let index = build_index(cfg, Some(&state.lock().unwrap_or_else(|e| e.into_inner())))?;
+    let mut sinks = Vec::new();
+    for s in &cfg.sinks {
+        sinks.push(Sink::open(s).await.context("opening sink")?);
+    }
+    let counters = Arc::new(Counters::default());
+    let cap = cfg.pipeline.channel_capacity;
+    let (to_extract, extract_rx) = async_channel::bounded::<Article>(cap);
+    let (to_dedup, dedup_rx) = async_channel::bounded::<Article>(cap);
+    let (to_sink, sink_rx) = async_channel::bounded::<Record>(cap);
+
+    let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
+    tasks.push(match source {
+        Source::Files(inputs) => tokio::spawn(read_files(
+            inputs,
+            cfg.extract.max_html_bytes,
+            to_extract,
+            counters.clone(),
+            shutdown,
+            progress,
+        )),
+    });
+    let opts = extract::Options {
+        max_html_bytes: cfg.extract.max_html_bytes,
+    };
+    for _ in 0..cfg.pipeline.extract_workers {
+        tasks.push(tokio::spawn(extract_worker(
+            extract_rx.clone(),
+            to_dedup.clone(),
+            opts.clone(),
+            counters.clone(),
+        )));
+    }
+    drop((extract_rx, to_dedup));
+    tasks.push(tokio::spawn(dedup_stage(
+        dedup_rx,
+        to_sink,
+        index,
+        state.clone(),
+        cfg.dedup.near,
+        counters.clone(),
+    )));
+    tasks.push(tokio::spawn(sink_stage(
+        sink_rx,
+        sinks,
+        state,
+        cfg.pipeline.batch_size,
+        cfg.pipeline.batch_timeout,
+        counters.clone(),
+    )));
+
+    let mut first_error = None;
+    for task in tasks {
+        let result = task.await.context("pipeline task panicked").and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!("pipeline stage stopped: {e:#}");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(counters.summary(started.elapsed())),
+    }
+}
+
+/// The seed corpus, then every record the sinks already hold.
+pub fn build_index(cfg: &Config, state: Option<&State>) -> anyhow::Result<dedup::Index> {
+    let mut index = dedup::Index::new();
+    for (id, text) in crate::seeds::load(cfg.dedup.seeds.as_deref())? {
+        let body = extract::from_text(&text).map(|e| e.text).unwrap_or(text);
+        index.add_seed(&id, Fingerprint::of(&body));
+    }
+    let Some(state) = state else {
+        return Ok(index);
+    };
+    let now = Utc::now();
+    for done in state.done_records().context("loading the dedup index")? {
+        let keys = Keys {
+            canonical_url: done.canonical_url.as_deref(),
+            guid: done.guid.as_deref(),
+        };
+        index.insert(
+            &done.id,
+            &keys,
+            Fingerprint::from_hash(done.content_hash),
+            now,
+        );
+    }
+    Ok(index)
+}
+
+async fn read_files(
+    inputs: Vec<PathBuf>,
+    max_bytes: usize,
+    tx: Sender<Article>,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+    progress: Option<Progress>,
+) -> anyhow::Result<()> {
+    for path in inputs {
+        if shutdown.is_cancelled() {
+            tracing::info!("shutdown requested: no further input is read");
+            break;
+        }
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || local::read(&p, max_bytes)).await?;
+        if let Some(progress) = &progress {
+            progress();
+        }
+        let articles = match read {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("skipped: {e}");
+                counters.read.fetch_add(1, Ordering::Relaxed);
+                counters.skip("read", e.reason());
+                continue;
+            }
+        };
+        for article in articles {
+            counters.read.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                sent = tx.send(article) => if sent.is_err() { return Ok(()) },
+                () = shutdown.cancelled() => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Extraction for one article, whatever its body.
+pub fn extract_article(
+    article: &Article,
+    opts: &extract::Options,
+) -> Result<Extracted, extract::ExtractError> {
+    match &article.body {
+        Body::Html {
+            bytes,
+            content_type,
+        } => extract::extract(bytes, content_type.as_deref(), article.url.as_deref(), opts),
+        Body::Text(text) => extract::from_text(text),
+        Body::FeedContent(html) => {
+            let text = extract::fragment_text(html);
+            if text.trim().is_empty() {
+                return Err(extract::ExtractError::Empty);
+            }
+            Ok(Extracted {
+                text,
+                ..Extracted::default()
+            })
+        }
+    }
+}
+
+fn describe(article: &Article) -> &str {
+    article.url.as_deref().unwrap_or(&article.source.location)
+}
+
+async fn extract_worker(
+    rx: Receiver<Article>,
+    tx: Sender<Article>,
+    opts: extract::Options,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    while let Ok(mut article) = rx.recv().await {
+        let opts = opts.clone();
+        let (result, back) = tokio::task::spawn_blocking(move || {
+            let r = extract_article(&article, &opts);
+            (r, article)
+        })
+        .await?;
+        article = back;
+        match result {
+            Ok(ex) => {
+                article.extracted = Some(ex);
+                if tx.send(article).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(source = describe(&article), "skipped: {e}");
+                counters.skip("extract", &e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The seed id a document *is*, when it was read from the seed corpus itself:
+/// a seed is not a duplicate of itself.
+fn own_seed_id(article: &Article) -> Option<&str> {
+    Path::new(&article.source.location).file_stem()?.to_str()
+}
+
+async fn dedup_stage(
+    rx: Receiver<Article>,
+    tx: Sender<Record>,
+    mut index: dedup::Index,
+    state: Arc<Mutex<State>>,
+    near: NearPolicy,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    while let Ok(article) = rx.recv().await {
+        let own_seed = own_seed_id(&article).map(str::to_string);
+        let fetched_at = article.fetched_at;
+        let Some(mut record) = Record::from_article(article) else {
+            continue;
+        };
+        let done = state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_done(&record.id)?;
+        if done {
+            counters.already_present.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let keys = Keys {
+            canonical_url: record.canonical_url.as_deref(),
+            guid: record.guid.as_deref(),
+        };
+        let fp = Fingerprint::of(&record.text);
+        let verdict = index
+            .check(&keys, &fp)
+            .filter(|d| Some(&d.duplicate_of) != own_seed.as_ref());
+        index.insert(&record.id, &keys, fp, fetched_at);
+        if let Some(dup) = &verdict
+            && (dup.method != DupMethod::Near || near == NearPolicy::Drop)
+        {
+            tracing::debug!(
+                record = record.id,
+                of = dup.duplicate_of,
+                "duplicate dropped"
+            );
+            counters.skip("dedup", "duplicate");
+            continue;
+        }
+        record.set_duplicate(verdict);
+        if tx.send(record).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn sink_stage(
+    rx: Receiver<Record>,
+    mut sinks: Vec<Sink>,
+    state: Arc<Mutex<State>>,
+    batch_size: usize,
+    batch_timeout: Duration,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    loop {
+        let Ok(first) = rx.recv().await else { break };
+        let mut records = vec![first];
+        let deadline = tokio::time::Instant::now() + batch_timeout;
+        while records.len() < batch_size {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(record)) => records.push(record),
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        for sink in &mut sinks {
+            sink.write(&records)
+                .await
+                .with_context(|| format!("writing to {}", sink.name()))?;
+        }
+        let done: Vec<Done> = records
+            .iter()
+            .map(|r| Done {
+                id: r.id.clone(),
+                content_hash: r.content_hash.clone(),
+                canonical_url: r.canonical_url.clone(),
+                guid: r.guid.clone(),
+            })
+            .collect();
+        state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mark_done(&done, &timestamp(Utc::now()))?;
+        counters
+            .written
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}

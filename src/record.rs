@@ -1,0 +1,278 @@
+//! The data that flows through the pipeline and the record that leaves it.
+//!
+//! `Article` is what travels between stages; each stage fills in its part.
+//! `Record` is what a sink writes: the schema lives here and nowhere else, and
+//! `docs/record.md` documents every field. Bump [`SCHEMA_VERSION`] when a field
+//! changes meaning or disappears (adding one does not need a bump).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the record schema carried in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where a document came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// `file`, `feed` or `stdin`.
+    pub kind: SourceKind,
+    /// The feed URL, or the local path of the document / feed file.
+    pub location: String,
+    /// The feed's configured or declared name, when there is one.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    File,
+    Feed,
+    Stdin,
+}
+
+/// The raw body of a document as the source found it.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// An HTML page: raw bytes plus the `Content-Type` header, if any, for
+    /// charset detection.
+    Html {
+        bytes: Vec<u8>,
+        content_type: Option<String>,
+    },
+    /// A plain-text document: first non-empty line(s) hold the headline.
+    Text(String),
+    /// Full text from a feed item (already decoded; may be HTML markup).
+    FeedContent(String),
+}
+
+/// What the feed said about an item, used to fill gaps extraction leaves.
+#[derive(Debug, Clone, Default)]
+pub struct FeedHints {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub language: Option<String>,
+}
+
+/// Output of the extract stage: the article text and its metadata.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extracted {
+    pub title: Option<String>,
+    /// Article body, paragraphs separated by one blank line.
+    pub text: String,
+    pub canonical_url: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub byline: Option<String>,
+    pub language: Option<String>,
+    /// The page's own description (og:description / meta description).
+    pub description: Option<String>,
+}
+
+/// How a duplicate was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DupMethod {
+    /// Same canonical URL.
+    Url,
+    /// Same feed guid.
+    Guid,
+    /// Same normalized text.
+    Hash,
+    /// Near-duplicate: resemblance or containment above the threshold.
+    Near,
+}
+
+/// The dedup stage's verdict on one article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// A seed id (file stem) or an earlier record's id.
+    pub duplicate_of: String,
+    /// 0..1; 1.0 for exact duplicates.
+    pub similarity: f64,
+    pub method: DupMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    Person,
+    State,
+    Organisation,
+}
+
+/// A topic the article discusses, with the sentences that show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicTag {
+    pub id: String,
+    pub label: String,
+    /// 0..1.
+    pub score: f64,
+    pub evidence: Vec<String>,
+}
+
+/// A person, state or organisation named in the article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorTag {
+    pub id: String,
+    /// Canonical name from the taxonomy.
+    pub name: String,
+    pub kind: ActorKind,
+    pub mentions: u32,
+    /// The distinct spellings found in the text, as written.
+    pub spellings: Vec<String>,
+}
+
+/// Output of the tag stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tags {
+    pub relevant: bool,
+    /// 0..1.
+    pub relevance: f64,
+    pub topics: Vec<TopicTag>,
+    pub actors: Vec<ActorTag>,
+}
+
+/// One document in flight from the source to the extract stage, which fills
+/// `extracted`; from there on it travels as a [`Record`].
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub source: Source,
+    /// The item's link / the page URL, when known.
+    pub url: Option<String>,
+    /// Feed guid (or the local path for files): the item's identity at its source.
+    pub guid: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+    pub body: Body,
+    pub hints: FeedHints,
+    pub extracted: Option<Extracted>,
+}
+
+/// A normalized record, one per article, as the sinks write it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub schema_version: u32,
+    pub url: Option<String>,
+    pub canonical_url: Option<String>,
+    pub guid: Option<String>,
+    pub title: String,
+    pub text: String,
+    pub summary: Option<String>,
+    pub authors: Vec<String>,
+    pub published_at: Option<String>,
+    pub fetched_at: String,
+    pub source: Source,
+    pub language: Option<String>,
+    pub word_count: usize,
+    pub content_hash: String,
+    pub duplicate_of: Option<String>,
+    pub similarity: Option<f64>,
+    pub duplicate_method: Option<DupMethod>,
+    pub relevant: bool,
+    pub relevance: f64,
+    pub topics: Vec<TopicTag>,
+    pub actors: Vec<ActorTag>,
+}
+
+/// RFC 3339 in UTC with second precision, the one timestamp format of records.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Text folded for hashing: case, Unicode compatibility forms and whitespace
+/// differences do not make two texts different.
+pub fn normalize_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8], len: usize) -> String {
+    let digest = Sha256::digest(bytes);
+    digest
+        .iter()
+        .take(len / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Hash of the normalized text: equal for texts that differ only in case,
+/// punctuation or spacing.
+pub fn content_hash(text: &str) -> String {
+    sha256_hex(normalize_text(text).as_bytes(), 32)
+}
+
+/// The record id: stable across runs and restarts. It hashes the canonical URL
+/// when there is one (so a re-fetched page overwrites, never duplicates), else
+/// the normalized title and text.
+pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String {
+    match canonical_url {
+        Some(url) => sha256_hex(format!("url\0{url}").as_bytes(), 24),
+        None => {
+            let key = format!("text\0{}\0{}", normalize_text(title), normalize_text(text));
+            sha256_hex(key.as_bytes(), 24)
+        }
+    }
+}
+
+impl Record {
+    /// Assembles the record of an extracted article, not yet deduplicated or
+    /// tagged. `None` when extraction has not run.
+    pub fn from_article(article: Article) -> Option<Record> {
+        let ex = article.extracted?;
+        let hints = article.hints;
+        let title = ex.title.or(hints.title).unwrap_or_default();
+        let canonical_url = ex.canonical_url.or_else(|| article.url.clone());
+        let authors = match ex.byline {
+            Some(b) => vec![b],
+            None => hints.authors,
+        };
+        Some(Record {
+            id: record_id(canonical_url.as_deref(), &title, &ex.text),
+            schema_version: SCHEMA_VERSION,
+            url: article.url,
+            canonical_url,
+            guid: article.guid,
+            summary: ex.description.or(hints.summary),
+            authors,
+            published_at: ex.published_at.or(hints.published_at).map(timestamp),
+            fetched_at: timestamp(article.fetched_at),
+            source: article.source,
+            language: ex.language.or(hints.language),
+            word_count: ex.text.split_whitespace().count(),
+            content_hash: content_hash(&ex.text),
+            duplicate_of: None,
+            similarity: None,
+            duplicate_method: None,
+            relevant: false,
+            relevance: 0.0,
+            topics: Vec::new(),
+            actors: Vec::new(),
+            title,
+            text: ex.text,
+        })
+    }
+
+    pub fn set_duplicate(&mut self, dup: Option<Duplicate>) {
+        self.duplicate_of = dup.as_ref().map(|d| d.duplicate_of.clone());
+        self.similarity = dup.as_ref().map(|d| d.similarity);
+        self.duplicate_method = dup.map(|d| d.method);
+    }
+
+    pub fn set_tags(&mut self, tags: Tags) {
+        self.relevant = tags.relevant;
+        self.relevance = tags.relevance;
+        self.topics = tags.topics;
+        self.actors = tags.actors;
+    }
+}

@@ -1,0 +1,202 @@
+//! `tidings backfill`: the seed corpus, mixed inputs, re-runs and bad input.
+
+use std::collections::BTreeSet;
+
+use crate::support::{config, copy_dir, fixture, records, repo, stderr, tidings};
+
+const SEED_HEADLINES: [&str; 5] = [
+    "Zelenskyy calls for US leadership in peace efforts amid Ukraine conflict",
+    "Zelensky urges the US and Europe to put pressure on Russia to end the war",
+    "Ukraine–US Talks Highlight Renewed Momentum Toward Peace",
+    "Zelensky asks Trump to join talks with Putin: \"All of us in Ukraine would like him to be there with us\"",
+    "Trump Presses Putin as Davos Talks With Zelenskiy Signal Narrowing Gaps",
+];
+
+#[test]
+fn backfill_of_the_seeds_writes_five_records_with_the_real_headlines() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo("seeds"), &dir.path().join("seeds"));
+    let out = tidings(dir.path(), &["backfill"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("5 records written"),
+        "{}",
+        stderr(&out)
+    );
+
+    let written = records(&dir.path().join("out/records.jsonl"));
+    let titles: BTreeSet<&str> = written
+        .iter()
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, SEED_HEADLINES.into_iter().collect());
+    for r in &written {
+        assert_eq!(r["schema_version"], 1);
+        assert!(
+            r["duplicate_of"].is_null(),
+            "a seed is no duplicate: {}",
+            r["title"]
+        );
+        assert!(r["word_count"].as_u64().unwrap() > 300);
+        let fetched = r["fetched_at"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(fetched).is_ok() && fetched.ends_with('Z'));
+    }
+}
+
+#[test]
+fn second_backfill_writes_nothing_new_and_ids_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo("seeds"), &dir.path().join("seeds"));
+    assert!(tidings(dir.path(), &["backfill"]).status.success());
+    let first: BTreeSet<String> = records(&dir.path().join("out/records.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+
+    let again = tidings(dir.path(), &["backfill"]);
+    assert!(again.status.success());
+    assert!(
+        stderr(&again).contains("0 records written, 5 already present"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(records(&dir.path().join("out/records.jsonl")).len(), 5);
+
+    // A fresh state and sink elsewhere gives the same ids: they come from the content.
+    let other = tempfile::tempdir().unwrap();
+    copy_dir(&repo("seeds"), &other.path().join("seeds"));
+    assert!(tidings(other.path(), &["backfill"]).status.success());
+    let second: BTreeSet<String> = records(&other.path().join("out/records.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn mixed_folder_ingests_text_html_and_feed_items_and_counts_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let docs = fixture("docs");
+    let out = tidings(
+        dir.path(),
+        &[
+            "backfill",
+            "--config",
+            cfg.to_str().unwrap(),
+            docs.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("read: empty"), "{err}");
+    assert!(err.contains("read: binary"), "{err}");
+    assert!(err.contains("read: malformed feed"), "{err}");
+    assert!(
+        err.contains("empty.txt"),
+        "the skipped file is named: {err}"
+    );
+
+    let written = records(&dir.path().join("out.jsonl"));
+    let by_title = |t: &str| {
+        written
+            .iter()
+            .find(|r| r["title"] == t)
+            .unwrap_or_else(|| panic!("no record titled {t:?} in {written:#?}"))
+    };
+    let page = by_title("Grain Corridor Talks Stall Over Port Inspections");
+    assert_eq!(
+        page["canonical_url"],
+        "https://harbourpost.example/world/grain-corridor-talks"
+    );
+    assert!(
+        page["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Mediators said they would try again next week.")
+    );
+
+    let text = by_title("Delegations Return to Geneva as Ceasefire Draft Takes Shape");
+    assert!(
+        !text["text"].as_str().unwrap().contains("Marta Kowal"),
+        "byline is not body text"
+    );
+
+    let item = by_title("Envoys meet in Riyadh for second day");
+    assert_eq!(item["guid"], "wire-1001");
+    assert_eq!(item["published_at"], "2026-11-24T08:00:00Z");
+    assert_eq!(item["source"]["name"], "Example Wire");
+    let teaser = by_title("Energy grid repairs continue after overnight strikes");
+    assert!(
+        teaser["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Repair crews worked")
+    );
+}
+
+#[test]
+fn a_missing_input_fails_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tidings(dir.path(), &["backfill", "no/such/file.txt"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no/such/file.txt"), "{err}");
+}
+
+#[test]
+fn a_config_typo_is_reported_with_file_and_key_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "[pipeline]\nchanel_capacity = 4\n[dedup]\nnear = \"sometimes\"\n",
+    );
+    let check = tidings(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("tidings.toml: pipeline.chanel_capacity: unknown field"),
+        "{report}"
+    );
+
+    let run = tidings(dir.path(), &["backfill", "--config", cfg.to_str().unwrap()]);
+    assert!(!run.status.success());
+    assert!(
+        stderr(&run).contains("pipeline.chanel_capacity"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!dir.path().join("out.jsonl").exists(), "nothing ran");
+}
+
+#[test]
+fn check_lists_every_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "[pipeline]\nbatch_size = 0\n[dedup]\nnear = \"sometimes\"\n[[feeds]]\nurl = \"not a url\"\n",
+    );
+    let check = tidings(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    for key in ["pipeline.batch_size", "dedup.near", "feeds[0].url"] {
+        assert!(report.contains(key), "{key} missing: {report}");
+    }
+}
+
+#[test]
+fn one_document_verbs_reject_bad_input_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, expect) in [
+        ("empty.txt", "empty document"),
+        ("image.txt", "binary data"),
+    ] {
+        let path = fixture(&format!("docs/{file}"));
+        let out = tidings(dir.path(), &["dedup", path.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(file) && err.contains(expect), "{err}");
+    }
+}

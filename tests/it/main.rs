@@ -1,0 +1,5 @@
+//! Integration tests: one binary, one module per behaviour area.
+
+mod backfill;
+mod pipeline;
+mod support;

@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs the `tidings` binary in `cwd`.
+pub fn tidings(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the tidings binary runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The JSON records of a JSONL file.
+pub fn records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON record"))
+        .collect()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A config file in `dir` with a JSONL sink at `dir/out.jsonl` and extra TOML.
+pub fn config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("tidings.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[state]\ndir = \"state\"\n\n[[sinks]]\nkind = \"jsonl\"\npath = \"out.jsonl\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
+}
