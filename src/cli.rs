@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::dedup::{Fingerprint, Keys};
+use crate::fetch::http::Http;
 use crate::fetch::local;
+use crate::observe::LogFormat;
 use crate::pipeline::{self, Source, Summary};
 use crate::record::{Body, Record};
 use crate::state::State;
@@ -25,6 +27,9 @@ use crate::state::State;
     about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks."
 )]
 pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,11 +65,56 @@ pub enum Command {
         out: Option<PathBuf>,
         inputs: Vec<PathBuf>,
     },
+    /// The daemon: poll the configured feeds, fetch new items' pages, run the
+    /// stages and write to the sinks until SIGINT/SIGTERM.
+    ///
+    /// A first signal stops polling and drains what is in flight (within
+    /// [pipeline] shutdown_grace_secs); a second one exits at once. Either way
+    /// the state stays consistent: items not yet in every sink come back on the
+    /// next start.
+    Run {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Poll each feed once, drain and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Like `run`, and store every HTTP response in a fixture folder for `replay`.
+    Record {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The fixture folder (created; responses are appended).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run the whole pipeline offline against a recorded fixture folder, with
+    /// the recorded clock: each recorded poll of a feed is replayed in turn.
+    Replay {
+        /// Fixture folder made by `record` (or by hand).
+        dir: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write records to this JSONL file instead of the configured sinks.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Validate the config without running anything; list every problem.
     Check {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+impl Command {
+    /// The daemon verbs log their progress; the one-shot ones only problems.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Run { .. } | Command::Record { .. } | Command::Replay { .. } => "info",
+            _ => "warn",
+        }
+    }
 }
 
 /// Runs a verb; the process exit code on success.
@@ -77,8 +127,125 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             out,
             inputs,
         } => backfill(config.as_deref(), out, inputs).await,
+        Command::Run { config, once } => {
+            let cfg = load_config(config.as_deref())?;
+            let http = Http::live(&cfg.http, None)?;
+            daemon(cfg, http, once).await
+        }
+        Command::Record { config, out, once } => {
+            let cfg = load_config(config.as_deref())?;
+            let http = Http::live(&cfg.http, Some(&out))?;
+            write_fixture_feeds(&cfg, &out)?;
+            daemon(cfg, http, once).await
+        }
+        Command::Replay { dir, config, out } => replay(&dir, config.as_deref(), out).await,
         Command::Check { config } => Ok(check(config.as_deref())),
     }
+}
+
+/// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the second.
+fn on_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot watch SIGTERM: {e}");
+                    return;
+                }
+            };
+        let next = async |term: &mut tokio::signal::unix::Signal| {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        next(&mut term).await;
+        eprintln!("tidings: stopping; finishing what is in flight (signal again to exit now)");
+        shutdown.cancel();
+        next(&mut term).await;
+        eprintln!("tidings: exiting now; unfinished items come back on the next start");
+        std::process::exit(130);
+    });
+}
+
+async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    if let Some(addr) = cfg.metrics_listen {
+        let handle = crate::observe::install_metrics()?;
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::observe::serve(addr, handle, stop).await {
+                tracing::error!("metrics listener: {e:#}");
+            }
+        });
+    }
+    if cfg.feeds.is_empty() {
+        bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
+    }
+    let grace = cfg.pipeline.shutdown_grace;
+    let source = Source::Feeds {
+        http: Arc::new(http),
+        once,
+    };
+    let run = pipeline::run(&cfg, source, shutdown.clone(), None);
+    tokio::pin!(run);
+    tokio::select! {
+        summary = &mut run => {
+            eprintln!("{}", describe(&summary?));
+            Ok(0)
+        }
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::error!("items still in flight after the {}s grace period; they come back on the next start", grace.as_secs());
+            Ok(1)
+        }
+    }
+}
+
+/// The feeds a fixture was recorded with, so `replay` needs no config.
+fn write_fixture_feeds(cfg: &Config, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut toml = String::from("# Feeds this fixture was recorded with.\n");
+    for feed in &cfg.feeds {
+        toml.push_str(&format!("\n[[feeds]]\nurl = {:?}\n", feed.url.as_str()));
+        if let Some(name) = &feed.name {
+            toml.push_str(&format!("name = {name:?}\n"));
+        }
+    }
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))
+}
+
+async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut cfg = load_config(config)?;
+    let feeds_file = dir.join("feeds.toml");
+    if feeds_file.exists() {
+        cfg.feeds = Config::load(Some(&feeds_file))?.feeds;
+    }
+    if let Some(out) = out {
+        cfg.sinks = vec![config::Sink::Jsonl { path: out }];
+    }
+    let http = Arc::new(Http::replay(dir, &cfg.http)?);
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    let mut total = Summary::default();
+    for _ in 0..http.rounds() {
+        let source = Source::Feeds {
+            http: http.clone(),
+            once: true,
+        };
+        let s = pipeline::run(&cfg, source, shutdown.clone(), None).await?;
+        total.read += s.read;
+        total.written += s.written;
+        total.already_present += s.already_present;
+        for (k, v) in s.skipped {
+            *total.skipped.entry(k).or_default() += v;
+        }
+        total.elapsed += s.elapsed;
+    }
+    eprintln!("{}", describe(&total));
+    Ok(0)
 }
 
 fn print(value: serde_json::Value) {
@@ -173,13 +340,7 @@ async fn backfill(
         tick
     });
     let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("tidings: interrupted; finishing the documents in flight");
-            on_signal.cancel();
-        }
-    });
+    on_signals(shutdown.clone());
     let summary = pipeline::run(&cfg, Source::Files(files), shutdown, progress).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

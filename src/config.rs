@@ -51,6 +51,12 @@ struct RawConfig {
     #[serde(default)]
     tag: RawTag,
     #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
     #[serde(default)]
     sinks: Vec<RawSink>,
@@ -93,12 +99,46 @@ struct RawTag {
     taxonomy: Option<String>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    user_agent: Option<String>,
+    contact: Option<String>,
+    connect_timeout_secs: Option<i64>,
+    timeout_secs: Option<i64>,
+    max_body_mib: Option<f64>,
+    max_redirects: Option<i64>,
+    concurrency: Option<i64>,
+    per_host_concurrency: Option<i64>,
+    per_host_delay_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval_secs: Option<i64>,
+    min_interval_secs: Option<i64>,
+    max_interval_secs: Option<i64>,
+    jitter: Option<f64>,
+    max_backoff_secs: Option<i64>,
+    dead_after_days: Option<i64>,
+    full_text_min_words: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
     url: String,
     name: Option<String>,
     interval_secs: Option<i64>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +162,10 @@ pub struct Config {
     pub extract: Extract,
     pub dedup: Dedup,
     pub tag: Tag,
+    pub http: Http,
+    pub poll: Poll,
+    /// Address of the `/metrics` and `/healthz` listener; `None`: no listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub feeds: Vec<Feed>,
     pub sinks: Vec<Sink>,
 }
@@ -162,10 +206,42 @@ pub struct Tag {
 }
 
 #[derive(Debug, Clone)]
+pub struct Http {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    /// Whole request, headers and body.
+    pub timeout: Duration,
+    /// Cap on a body after decompression.
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// Default interval of a feed that sets none.
+    pub interval: Duration,
+    /// Bounds on any interval, the feed's own hints (`<ttl>`, max-age) included.
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    /// Each wait is stretched or shrunk by up to this fraction, at random.
+    pub jitter: f64,
+    pub max_backoff: Duration,
+    /// A feed failing this long without a success is marked dead.
+    pub dead_after: Duration,
+    /// Feed content with at least this many words is the full article and the
+    /// linked page is not fetched.
+    pub full_text_min_words: usize,
+}
+
+#[derive(Debug, Clone)]
 pub struct Feed {
     pub url: url::Url,
     pub name: Option<String>,
     pub interval: Option<Duration>,
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +409,18 @@ impl Validator<'_> {
         let tag = Tag {
             taxonomy: raw.tag.taxonomy.map(|s| self.path("tag.taxonomy", &s)),
         };
+        let http = self.http(raw.http);
+        let poll = self.poll(raw.poll);
+        let metrics_listen = raw.metrics.listen.and_then(|l| match l.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.report(
+                    "metrics.listen",
+                    format!("{l:?} is not an address such as 127.0.0.1:9464"),
+                );
+                None
+            }
+        });
         let feeds = raw
             .feeds
             .into_iter()
@@ -360,9 +448,108 @@ impl Validator<'_> {
             extract,
             dedup,
             tag,
+            http,
+            poll,
+            metrics_listen,
             feeds,
             sinks,
         }
+    }
+
+    fn http(&mut self, raw: RawHttp) -> Http {
+        let mut user_agent = raw
+            .user_agent
+            .unwrap_or_else(|| format!("tidings/{}", env!("CARGO_PKG_VERSION")));
+        if let Some(contact) = raw.contact {
+            user_agent = format!("{user_agent} (+{contact})");
+        }
+        if user_agent.chars().any(|c| c.is_control()) {
+            self.report("http.user_agent", "must not contain control characters");
+        }
+        let mib = raw.max_body_mib.unwrap_or(16.0);
+        if !(mib > 0.0 && mib <= 1024.0) {
+            self.report(
+                "http.max_body_mib",
+                format!("{mib} is out of range (0, 1024]"),
+            );
+        }
+        Http {
+            user_agent,
+            connect_timeout: Duration::from_secs(self.int(
+                "http.connect_timeout_secs",
+                raw.connect_timeout_secs,
+                10,
+                1,
+                300,
+            )),
+            timeout: Duration::from_secs(self.int(
+                "http.timeout_secs",
+                raw.timeout_secs,
+                30,
+                1,
+                3600,
+            )),
+            max_body_bytes: (mib.clamp(0.001, 1024.0) * 1024.0 * 1024.0) as usize,
+            max_redirects: self.int("http.max_redirects", raw.max_redirects, 10, 0, 10) as usize,
+            concurrency: self.int("http.concurrency", raw.concurrency, 32, 1, 10_000) as usize,
+            per_host_concurrency: self.int(
+                "http.per_host_concurrency",
+                raw.per_host_concurrency,
+                2,
+                1,
+                1000,
+            ) as usize,
+            per_host_delay: Duration::from_millis(self.int(
+                "http.per_host_delay_ms",
+                raw.per_host_delay_ms,
+                250,
+                0,
+                600_000,
+            )),
+        }
+    }
+
+    fn poll(&mut self, raw: RawPoll) -> Poll {
+        let secs = |v: &mut Self, key: &str, value, default| {
+            Duration::from_secs(v.int(key, value, default, 1, 30 * 86_400))
+        };
+        let poll = Poll {
+            interval: secs(self, "poll.interval_secs", raw.interval_secs, 600),
+            min_interval: secs(self, "poll.min_interval_secs", raw.min_interval_secs, 60),
+            max_interval: secs(
+                self,
+                "poll.max_interval_secs",
+                raw.max_interval_secs,
+                6 * 3600,
+            ),
+            jitter: raw.jitter.unwrap_or(0.1),
+            max_backoff: secs(
+                self,
+                "poll.max_backoff_secs",
+                raw.max_backoff_secs,
+                6 * 3600,
+            ),
+            dead_after: Duration::from_secs(
+                86_400 * self.int("poll.dead_after_days", raw.dead_after_days, 3, 1, 365),
+            ),
+            full_text_min_words: self.int(
+                "poll.full_text_min_words",
+                raw.full_text_min_words,
+                150,
+                0,
+                100_000,
+            ) as usize,
+        };
+        if !(0.0..=0.5).contains(&poll.jitter) {
+            self.report(
+                "poll.jitter",
+                format!("{} is out of range 0..=0.5", poll.jitter),
+            );
+        }
+        if poll.min_interval > poll.max_interval {
+            self.report("poll.min_interval_secs", "is above poll.max_interval_secs");
+        }
+        poll
     }
 
     fn feed(&mut self, i: usize, raw: RawFeed) -> Option<Feed> {
@@ -397,6 +584,7 @@ impl Validator<'_> {
             url: url?,
             name: raw.name,
             interval,
+            tags: raw.tags,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod config;
 pub mod dedup;
 pub mod extract;
 pub mod fetch;
+pub mod observe;
 pub mod pipeline;
 pub mod record;
 pub mod seeds;

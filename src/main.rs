@@ -1,17 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = tidings::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
+    tidings::observe::init_logging(cli.log_format, cli.command.default_log_level());
     match tidings::cli::run(cli).await {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

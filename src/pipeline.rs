@@ -24,15 +24,76 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, NearPolicy};
 use crate::dedup::{self, Fingerprint, Keys};
 use crate::extract;
+use crate::fetch::feeds::{self, PollTicket, Poller};
+use crate::fetch::http::Http;
 use crate::fetch::local;
 use crate::record::{Article, Body, DupMethod, Extracted, Record, timestamp};
 use crate::sink::Sink;
-use crate::state::{Done, State};
+use crate::state::{Done, ItemKey, ItemStatus, State};
 
 /// Where the documents come from.
 pub enum Source {
     /// Local files and folders (backfill).
     Files(Vec<PathBuf>),
+    /// The configured feeds, through this HTTP client (live, recording or
+    /// replaying); `once` polls each feed once instead of forever.
+    Feeds { http: Arc<Http>, once: bool },
+}
+
+/// What the state store is told when an article leaves the pipeline, for the
+/// articles that came from a feed item. Files need no acknowledgement: their
+/// records' ids are enough to skip them next time.
+#[derive(Clone, Default)]
+pub struct Ack {
+    item: Option<ItemKey>,
+    poll: Option<Arc<PollTicket>>,
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ack")
+            .field("item", &self.item)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ack {
+    pub fn new(item: ItemKey, poll: Arc<PollTicket>) -> Ack {
+        Ack {
+            item: Some(item),
+            poll: Some(poll),
+        }
+    }
+
+    pub fn item(&self) -> Option<&ItemKey> {
+        self.item.as_ref()
+    }
+
+    /// The item left the pipeline without a record (duplicate, no text, ...).
+    pub fn finish(&self, state: &Mutex<State>, status: ItemStatus) {
+        if let Some(item) = &self.item {
+            let at = timestamp(Utc::now());
+            let marked = state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .mark_item(item, status, &at);
+            if let Err(e) = marked {
+                tracing::error!(
+                    feed = item.feed,
+                    guid = item.guid,
+                    "recording the item: {e:#}"
+                );
+            }
+        }
+        self.written();
+    }
+
+    /// The item's record is in every sink (and the state says so).
+    fn written(&self) {
+        if let Some(poll) = &self.poll {
+            poll.finish_one();
+        }
+    }
 }
 
 /// What a run did, for the summary and for tests.
@@ -63,7 +124,13 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn skip(&self, stage: &str, reason: &str) {
+    /// One more document (file or feed item) entered the pipeline.
+    pub fn document_read(&self) {
+        self.read.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn skip(&self, stage: &str, reason: &str) {
+        metrics::counter!("tidings_skipped_total", "stage" => stage.to_string()).increment(1);
         let mut map = self.skipped.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(format!("{stage}: {reason}")).or_default() += 1;
     }
@@ -104,10 +171,11 @@ pub async fn run(
         sinks.push(Sink::open(s).await.context("opening sink")?);
     }
     let counters = Arc::new(Counters::default());
+    let cfg = Arc::new(cfg.clone());
     let cap = cfg.pipeline.channel_capacity;
     let (to_extract, extract_rx) = async_channel::bounded::<Article>(cap);
     let (to_dedup, dedup_rx) = async_channel::bounded::<Article>(cap);
-    let (to_sink, sink_rx) = async_channel::bounded::<Record>(cap);
+    let (to_sink, sink_rx) = async_channel::bounded::<(Record, Ack)>(cap);
 
     let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
     tasks.push(match source {
@@ -119,6 +187,15 @@ pub async fn run(
             shutdown,
             progress,
         )),
+        Source::Feeds { http, once } => tokio::spawn(feeds::poll_all(Arc::new(Poller {
+            cfg: cfg.clone(),
+            http,
+            state: state.clone(),
+            tx: to_extract,
+            counters: counters.clone(),
+            shutdown,
+            once,
+        }))),
     });
     let opts = extract::Options {
         max_html_bytes: cfg.extract.max_html_bytes,
@@ -128,6 +205,7 @@ pub async fn run(
             extract_rx.clone(),
             to_dedup.clone(),
             opts.clone(),
+            state.clone(),
             counters.clone(),
         )));
     }
@@ -211,13 +289,13 @@ async fn read_files(
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!("skipped: {e}");
-                counters.read.fetch_add(1, Ordering::Relaxed);
+                counters.document_read();
                 counters.skip("read", e.reason());
                 continue;
             }
         };
         for article in articles {
-            counters.read.fetch_add(1, Ordering::Relaxed);
+            counters.document_read();
             tokio::select! {
                 sent = tx.send(article) => if sent.is_err() { return Ok(()) },
                 () = shutdown.cancelled() => return Ok(()),
@@ -259,6 +337,7 @@ async fn extract_worker(
     rx: Receiver<Article>,
     tx: Sender<Article>,
     opts: extract::Options,
+    state: Arc<Mutex<State>>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
     while let Ok(mut article) = rx.recv().await {
@@ -279,6 +358,7 @@ async fn extract_worker(
             Err(e) => {
                 tracing::warn!(source = describe(&article), "skipped: {e}");
                 counters.skip("extract", &e.to_string());
+                article.ack.finish(&state, ItemStatus::Skipped);
             }
         }
     }
@@ -293,15 +373,16 @@ fn own_seed_id(article: &Article) -> Option<&str> {
 
 async fn dedup_stage(
     rx: Receiver<Article>,
-    tx: Sender<Record>,
+    tx: Sender<(Record, Ack)>,
     mut index: dedup::Index,
     state: Arc<Mutex<State>>,
     near: NearPolicy,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
-    while let Ok(article) = rx.recv().await {
+    while let Ok(mut article) = rx.recv().await {
         let own_seed = own_seed_id(&article).map(str::to_string);
         let fetched_at = article.fetched_at;
+        let ack = std::mem::take(&mut article.ack);
         let Some(mut record) = Record::from_article(article) else {
             continue;
         };
@@ -311,6 +392,7 @@ async fn dedup_stage(
             .is_done(&record.id)?;
         if done {
             counters.already_present.fetch_add(1, Ordering::Relaxed);
+            ack.finish(&state, ItemStatus::Skipped);
             continue;
         }
         let keys = Keys {
@@ -331,10 +413,11 @@ async fn dedup_stage(
                 "duplicate dropped"
             );
             counters.skip("dedup", "duplicate");
+            ack.finish(&state, ItemStatus::Skipped);
             continue;
         }
         record.set_duplicate(verdict);
-        if tx.send(record).await.is_err() {
+        if tx.send((record, ack)).await.is_err() {
             break;
         }
     }
@@ -342,7 +425,7 @@ async fn dedup_stage(
 }
 
 async fn sink_stage(
-    rx: Receiver<Record>,
+    rx: Receiver<(Record, Ack)>,
     mut sinks: Vec<Sink>,
     state: Arc<Mutex<State>>,
     batch_size: usize,
@@ -351,14 +434,15 @@ async fn sink_stage(
 ) -> anyhow::Result<()> {
     loop {
         let Ok(first) = rx.recv().await else { break };
-        let mut records = vec![first];
+        let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + batch_timeout;
-        while records.len() < batch_size {
+        while batch.len() < batch_size {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Ok(record)) => records.push(record),
+                Ok(Ok(item)) => batch.push(item),
                 Ok(Err(_)) | Err(_) => break,
             }
         }
+        let (records, acks): (Vec<Record>, Vec<Ack>) = batch.into_iter().unzip();
         for sink in &mut sinks {
             sink.write(&records)
                 .await
@@ -366,20 +450,24 @@ async fn sink_stage(
         }
         let done: Vec<Done> = records
             .iter()
-            .map(|r| Done {
+            .zip(&acks)
+            .map(|(r, ack)| Done {
                 id: r.id.clone(),
                 content_hash: r.content_hash.clone(),
                 canonical_url: r.canonical_url.clone(),
                 guid: r.guid.clone(),
+                item: ack.item.clone(),
             })
             .collect();
         state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .mark_done(&done, &timestamp(Utc::now()))?;
+        acks.iter().for_each(Ack::written);
         counters
             .written
             .fetch_add(records.len() as u64, Ordering::Relaxed);
+        metrics::counter!("tidings_records_written_total").increment(records.len() as u64);
     }
     Ok(())
 }

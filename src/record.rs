@@ -21,6 +21,8 @@ pub struct Source {
     pub location: String,
     /// The feed's configured or declared name, when there is one.
     pub name: Option<String>,
+    /// Labels from the feed's config entry.
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +149,8 @@ pub struct Article {
     pub body: Body,
     pub hints: FeedHints,
     pub extracted: Option<Extracted>,
+    /// What to tell the state store when the article leaves the pipeline.
+    pub ack: crate::pipeline::Ack,
 }
 
 /// A normalized record, one per article, as the sinks write it.

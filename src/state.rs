@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +25,15 @@ pub enum StateError {
     },
 }
 
-/// One acknowledged record, as the state remembers it.
+/// One acknowledged record, as the state remembers it, with the feed item it
+/// came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Done {
     pub id: String,
     pub content_hash: String,
     pub canonical_url: Option<String>,
     pub guid: Option<String>,
+    pub item: Option<ItemKey>,
 }
 
 pub struct State {
@@ -46,7 +49,72 @@ CREATE TABLE IF NOT EXISTS records (
     guid          TEXT,
     done_at       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS feeds (
+    url           TEXT PRIMARY KEY,
+    config_hash   TEXT NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    last_success  TEXT,
+    failing_since TEXT,
+    errors        INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    next_poll     TEXT,
+    dead          TEXT
+);
+CREATE TABLE IF NOT EXISTS items (
+    feed      TEXT NOT NULL,
+    guid      TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    record_id TEXT,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (feed, guid)
+);
 ";
+
+/// A feed item: the feed's URL and the item's guid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub feed: String,
+    pub guid: String,
+}
+
+/// How an item left the pipeline. Every status but `Pending` is final: the
+/// item is not fetched again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus {
+    /// Written to every sink.
+    Written,
+    /// Dropped as a duplicate, or not an article (no text, page gone).
+    Skipped,
+    /// Failed and will be tried again at the next poll.
+    Pending,
+}
+
+impl ItemStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Written => "written",
+            ItemStatus::Skipped => "skipped",
+            ItemStatus::Pending => "pending",
+        }
+    }
+}
+
+/// What the daemon remembers of a feed between polls and restarts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedState {
+    /// Hash of the feed's config entry: a changed entry revives a dead feed.
+    pub config_hash: String,
+    pub validators: crate::fetch::http::Validators,
+    pub last_success: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub errors: u32,
+    pub last_error: Option<String>,
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Why the feed is no longer polled.
+    pub dead: Option<String>,
+}
 
 impl State {
     /// Opens (creating when missing) the store in `dir`.
@@ -89,7 +157,8 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
-    /// Marks records as acknowledged by every sink, in one transaction.
+    /// Marks records as acknowledged by every sink, and their items written,
+    /// in one transaction.
     pub fn mark_done(&mut self, done: &[Done], at: &str) -> Result<(), StateError> {
         let path = &self.path;
         let err = |source| StateError::Sqlite {
@@ -98,18 +167,120 @@ impl State {
         };
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut stmt = tx
+            let mut record = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO records (id, content_hash, canonical_url, guid, done_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(err)?;
             for d in done {
-                stmt.execute(params![d.id, d.content_hash, d.canonical_url, d.guid, at])
+                record
+                    .execute(params![d.id, d.content_hash, d.canonical_url, d.guid, at])
                     .map_err(err)?;
+                if let Some(item) = &d.item {
+                    upsert_item(&tx, item, ItemStatus::Written, Some(&d.id), at).map_err(err)?;
+                }
             }
         }
         tx.commit().map_err(err)
+    }
+
+    /// Records how an item that produced no record left the pipeline. A
+    /// pending item counts one more attempt; returns the attempts so far.
+    pub fn mark_item(
+        &mut self,
+        item: &ItemKey,
+        status: ItemStatus,
+        at: &str,
+    ) -> Result<u32, StateError> {
+        upsert_item(&self.conn, item, status, None, at).map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT attempts FROM items WHERE feed = ?1 AND guid = ?2",
+                params![item.feed, item.guid],
+                |r| r.get::<_, u32>(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the item reached a final status: it is not fetched again.
+    pub fn item_finished(&self, item: &ItemKey) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT status FROM items WHERE feed = ?1 AND guid = ?2",
+                params![item.feed, item.guid],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.is_some_and(|s| s != ItemStatus::Pending.as_str()))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn feed(&self, url: &str) -> Result<Option<FeedState>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT config_hash, etag, last_modified, last_success, failing_since, errors,
+                        last_error, next_poll, dead FROM feeds WHERE url = ?1",
+                [url],
+                |r| {
+                    Ok(FeedState {
+                        config_hash: r.get(0)?,
+                        validators: crate::fetch::http::Validators {
+                            etag: r.get(1)?,
+                            last_modified: r.get(2)?,
+                        },
+                        last_success: r.get(3)?,
+                        failing_since: r.get(4)?,
+                        errors: r.get(5)?,
+                        last_error: r.get(6)?,
+                        next_poll: r.get(7)?,
+                        dead: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Saves a feed's schedule and health. The validators are saved apart, by
+    /// [`State::save_validators`], once a poll's items are all finished.
+    pub fn save_feed(&self, url: &str, f: &FeedState) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO feeds (url, config_hash, last_success, failing_since, errors,
+                                    last_error, next_poll, dead)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (url) DO UPDATE SET config_hash = ?2, last_success = ?3,
+                    failing_since = ?4, errors = ?5, last_error = ?6, next_poll = ?7, dead = ?8",
+                params![
+                    url,
+                    f.config_hash,
+                    f.last_success,
+                    f.failing_since,
+                    f.errors,
+                    f.last_error,
+                    f.next_poll,
+                    f.dead
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The feed's cursor: from now on a conditional GET may skip every item
+    /// that response held.
+    pub fn save_validators(
+        &self,
+        url: &str,
+        v: &crate::fetch::http::Validators,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE url = ?1",
+                params![url, v.etag, v.last_modified],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// Every acknowledged record, to rebuild the dedup index at start.
@@ -125,6 +296,7 @@ impl State {
                     content_hash: r.get(1)?,
                     canonical_url: r.get(2)?,
                     guid: r.get(3)?,
+                    item: None,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -137,6 +309,30 @@ impl State {
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+fn upsert_item(
+    conn: &Connection,
+    item: &ItemKey,
+    status: ItemStatus,
+    record_id: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
+            attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6",
+    )?
+    .execute(params![
+        item.feed,
+        item.guid,
+        status.as_str(),
+        u32::from(status == ItemStatus::Pending),
+        record_id,
+        at
+    ])
+    .map(drop)
 }
 
 #[cfg(test)]
@@ -152,6 +348,7 @@ mod tests {
             content_hash: "h".into(),
             canonical_url: None,
             guid: Some("g".into()),
+            item: None,
         };
         s.mark_done(&[d.clone(), d], "2026-01-01T00:00:00Z")
             .unwrap();

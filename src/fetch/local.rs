@@ -109,6 +109,7 @@ pub fn read(path: &Path, max_bytes: usize) -> Result<Vec<Article>, InputError> {
         kind,
         location,
         name: None,
+        tags: Vec::new(),
     };
     parse(&name, &bytes, source, sniff(path, &bytes))
 }
@@ -221,6 +222,7 @@ fn parse(name: &str, bytes: &[u8], source: Source, kind: Kind) -> Result<Vec<Art
         body,
         hints,
         extracted: None,
+        ack: crate::pipeline::Ack::default(),
     };
     match kind {
         Kind::Text => {

@@ -1,4 +1,7 @@
-//! The source stage: where documents come from. `local` reads files, folders,
-//! feed files and standard input for backfill and the one-document verbs.
+//! The source stage: where documents come from. `feeds` polls feeds and
+//! fetches their pages through `http`, the one choke point for remote bytes;
+//! `local` reads files, folders, feed files and standard input.
 
+pub mod feeds;
+pub mod http;
 pub mod local;
