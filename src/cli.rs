@@ -305,11 +305,12 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
         canonical_url: record.canonical_url.as_deref(),
         guid: record.guid.as_deref(),
     };
-    let verdict = index.check(&keys, &Fingerprint::of(&record.text));
+    let verdict = index.assess(&keys, &Fingerprint::of(&record.text));
+    let dup = verdict.duplicate.as_ref();
     print(json!({
-        "duplicate_of": verdict.as_ref().map(|d| &d.duplicate_of),
-        "similarity": verdict.as_ref().map_or(0.0, |d| d.similarity),
-        "method": verdict.as_ref().map(|d| d.method),
+        "duplicate_of": dup.map(|d| &d.duplicate_of),
+        "similarity": (verdict.similarity * 1000.0).round() / 1000.0,
+        "method": dup.map(|d| d.method),
     }));
     Ok(0)
 }

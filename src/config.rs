@@ -247,6 +247,7 @@ pub struct Feed {
 #[derive(Debug, Clone)]
 pub enum Sink {
     Jsonl { path: PathBuf },
+    Stdout,
 }
 
 impl Config {
@@ -592,10 +593,11 @@ impl Validator<'_> {
         let key = format!("sinks[{i}]");
         let allowed: &[&str] = match raw.kind.as_str() {
             "jsonl" => &["path"],
+            "stdout" => &[],
             other => {
                 self.report(
                     &format!("{key}.kind"),
-                    format!("unknown sink kind {other:?}, expected \"jsonl\""),
+                    format!("unknown sink kind {other:?}, expected \"jsonl\" or \"stdout\""),
                 );
                 return None;
             }
@@ -614,6 +616,9 @@ impl Validator<'_> {
                     format!("not a key of a {:?} sink", raw.kind),
                 );
             }
+        }
+        if raw.kind == "stdout" {
+            return Some(Sink::Stdout);
         }
         match raw.path {
             Some(p) => Some(Sink::Jsonl {

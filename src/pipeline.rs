@@ -150,6 +150,8 @@ impl Counters {
     }
 }
 
+type BoxStage = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
 /// Called once per input file read, for a progress bar.
 pub type Progress = Arc<dyn Fn() + Send + Sync>;
 
@@ -174,12 +176,26 @@ pub async fn run(
     let cfg = Arc::new(cfg.clone());
     let cap = cfg.pipeline.channel_capacity;
     let (to_extract, extract_rx) = async_channel::bounded::<Article>(cap);
-    let (to_dedup, dedup_rx) = async_channel::bounded::<Article>(cap);
-    let (to_sink, sink_rx) = async_channel::bounded::<(Record, Ack)>(cap);
+    let (to_dedup, dedup_rx) = async_channel::bounded::<(Article, Fingerprint)>(cap);
+    let (to_sink, sink_rx) = async_channel::bounded::<Outgoing>(cap);
 
+    // A stage that fails stops the source too, so the rest drains and the run
+    // ends instead of polling into a pipeline that no longer moves.
+    let stop = shutdown.child_token();
     let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
-    tasks.push(match source {
-        Source::Files(inputs) => tokio::spawn(read_files(
+    let mut spawn = |stage: BoxStage| {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = stage.await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        }));
+    };
+    let shutdown = stop.clone();
+    spawn(match source {
+        Source::Files(inputs) => Box::pin(read_files(
             inputs,
             cfg.extract.max_html_bytes,
             to_extract,
@@ -187,7 +203,7 @@ pub async fn run(
             shutdown,
             progress,
         )),
-        Source::Feeds { http, once } => tokio::spawn(feeds::poll_all(Arc::new(Poller {
+        Source::Feeds { http, once } => Box::pin(feeds::poll_all(Arc::new(Poller {
             cfg: cfg.clone(),
             http,
             state: state.clone(),
@@ -201,7 +217,7 @@ pub async fn run(
         max_html_bytes: cfg.extract.max_html_bytes,
     };
     for _ in 0..cfg.pipeline.extract_workers {
-        tasks.push(tokio::spawn(extract_worker(
+        spawn(Box::pin(extract_worker(
             extract_rx.clone(),
             to_dedup.clone(),
             opts.clone(),
@@ -210,15 +226,15 @@ pub async fn run(
         )));
     }
     drop((extract_rx, to_dedup));
-    tasks.push(tokio::spawn(dedup_stage(
+    spawn(Box::pin(dedup_stage(
         dedup_rx,
         to_sink,
         index,
         state.clone(),
-        cfg.dedup.near,
+        cfg.clone(),
         counters.clone(),
     )));
-    tasks.push(tokio::spawn(sink_stage(
+    spawn(Box::pin(sink_stage(
         sink_rx,
         sinks,
         state,
@@ -241,30 +257,51 @@ pub async fn run(
     }
 }
 
-/// The seed corpus, then every record the sinks already hold.
+/// The seed corpus, then the records the sinks already hold, within the window.
 pub fn build_index(cfg: &Config, state: Option<&State>) -> anyhow::Result<dedup::Index> {
-    let mut index = dedup::Index::new();
+    let mut index = dedup::Index::new(dedup::Params::default());
     for (id, text) in crate::seeds::load(cfg.dedup.seeds.as_deref())? {
         let body = extract::from_text(&text).map(|e| e.text).unwrap_or(text);
-        index.add_seed(&id, Fingerprint::of(&body));
+        index.add_seed(&id, &body);
     }
     let Some(state) = state else {
         return Ok(index);
     };
-    let now = Utc::now();
+    let horizon = window_start(cfg);
+    let mut stale = 0;
     for done in state.done_records().context("loading the dedup index")? {
+        let fp = done
+            .fingerprint
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Fingerprint>(json).ok())
+            .filter(|fp| fp.version == dedup::FINGERPRINT_VERSION);
+        let Some(fp) = fp else {
+            stale += 1;
+            continue;
+        };
+        if done.done_at < horizon {
+            continue;
+        }
         let keys = Keys {
             canonical_url: done.canonical_url.as_deref(),
             guid: done.guid.as_deref(),
         };
-        index.insert(
-            &done.id,
-            &keys,
-            Fingerprint::from_hash(done.content_hash),
-            now,
+        index.insert(&done.id, &keys, fp, done.done_at);
+    }
+    if stale > 0 {
+        // Their ids still stop exact repeats (the state store checks them);
+        // only near-duplicate matching against them is lost.
+        tracing::warn!(
+            stale,
+            "records without a current fingerprint left out of the dedup index"
         );
     }
     Ok(index)
+}
+
+/// The oldest record the near-duplicate index keeps.
+fn window_start(cfg: &Config) -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(cfg.dedup.window).unwrap_or(chrono::Duration::MAX)
 }
 
 async fn read_files(
@@ -333,9 +370,11 @@ fn describe(article: &Article) -> &str {
     article.url.as_deref().unwrap_or(&article.source.location)
 }
 
+/// Extraction and the dedup fingerprint, both CPU work, on the blocking pool
+/// so that several workers run in parallel.
 async fn extract_worker(
     rx: Receiver<Article>,
-    tx: Sender<Article>,
+    tx: Sender<(Article, Fingerprint)>,
     opts: extract::Options,
     state: Arc<Mutex<State>>,
     counters: Arc<Counters>,
@@ -343,15 +382,18 @@ async fn extract_worker(
     while let Ok(mut article) = rx.recv().await {
         let opts = opts.clone();
         let (result, back) = tokio::task::spawn_blocking(move || {
-            let r = extract_article(&article, &opts);
+            let r = extract_article(&article, &opts).map(|ex| {
+                let fp = Fingerprint::of(&ex.text);
+                (ex, fp)
+            });
             (r, article)
         })
         .await?;
         article = back;
         match result {
-            Ok(ex) => {
+            Ok((ex, fingerprint)) => {
                 article.extracted = Some(ex);
-                if tx.send(article).await.is_err() {
+                if tx.send((article, fingerprint)).await.is_err() {
                     break;
                 }
             }
@@ -371,15 +413,26 @@ fn own_seed_id(article: &Article) -> Option<&str> {
     Path::new(&article.source.location).file_stem()?.to_str()
 }
 
+/// A record on its way to the sinks, with what the state store will keep.
+struct Outgoing {
+    record: Record,
+    fingerprint: Fingerprint,
+    ack: Ack,
+}
+
+/// Evicting walks the index; once per this many inserts keeps it cheap.
+const EVICT_EVERY: u32 = 1024;
+
 async fn dedup_stage(
-    rx: Receiver<Article>,
-    tx: Sender<(Record, Ack)>,
+    rx: Receiver<(Article, Fingerprint)>,
+    tx: Sender<Outgoing>,
     mut index: dedup::Index,
     state: Arc<Mutex<State>>,
-    near: NearPolicy,
+    cfg: Arc<Config>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
-    while let Ok(mut article) = rx.recv().await {
+    let mut inserted = 0u32;
+    while let Ok((mut article, fingerprint)) = rx.recv().await {
         let own_seed = own_seed_id(&article).map(str::to_string);
         let fetched_at = article.fetched_at;
         let ack = std::mem::take(&mut article.ack);
@@ -399,13 +452,20 @@ async fn dedup_stage(
             canonical_url: record.canonical_url.as_deref(),
             guid: record.guid.as_deref(),
         };
-        let fp = Fingerprint::of(&record.text);
         let verdict = index
-            .check(&keys, &fp)
+            .check(&keys, &fingerprint)
             .filter(|d| Some(&d.duplicate_of) != own_seed.as_ref());
-        index.insert(&record.id, &keys, fp, fetched_at);
+        index.insert(&record.id, &keys, fingerprint.clone(), fetched_at);
+        inserted += 1;
+        if inserted.is_multiple_of(EVICT_EVERY) {
+            index.evict_before(window_start(&cfg));
+        }
+        if let Some(dup) = &verdict {
+            metrics::counter!("tidings_dedup_total", "method" => format!("{:?}", dup.method).to_lowercase())
+                .increment(1);
+        }
         if let Some(dup) = &verdict
-            && (dup.method != DupMethod::Near || near == NearPolicy::Drop)
+            && (dup.method != DupMethod::Near || cfg.dedup.near == NearPolicy::Drop)
         {
             tracing::debug!(
                 record = record.id,
@@ -417,7 +477,12 @@ async fn dedup_stage(
             continue;
         }
         record.set_duplicate(verdict);
-        if tx.send((record, ack)).await.is_err() {
+        let out = Outgoing {
+            record,
+            fingerprint,
+            ack,
+        };
+        if tx.send(out).await.is_err() {
             break;
         }
     }
@@ -425,7 +490,7 @@ async fn dedup_stage(
 }
 
 async fn sink_stage(
-    rx: Receiver<(Record, Ack)>,
+    rx: Receiver<Outgoing>,
     mut sinks: Vec<Sink>,
     state: Arc<Mutex<State>>,
     batch_size: usize,
@@ -442,28 +507,34 @@ async fn sink_stage(
                 Ok(Err(_)) | Err(_) => break,
             }
         }
-        let (records, acks): (Vec<Record>, Vec<Ack>) = batch.into_iter().unzip();
+        let (records, kept): (Vec<Record>, Vec<(Fingerprint, Ack)>) = batch
+            .into_iter()
+            .map(|o| (o.record, (o.fingerprint, o.ack)))
+            .unzip();
         for sink in &mut sinks {
             sink.write(&records)
                 .await
                 .with_context(|| format!("writing to {}", sink.name()))?;
         }
+        let now = Utc::now();
         let done: Vec<Done> = records
             .iter()
-            .zip(&acks)
-            .map(|(r, ack)| Done {
+            .zip(&kept)
+            .map(|(r, (fingerprint, ack))| Done {
                 id: r.id.clone(),
                 content_hash: r.content_hash.clone(),
                 canonical_url: r.canonical_url.clone(),
                 guid: r.guid.clone(),
+                fingerprint: serde_json::to_string(fingerprint).ok(),
+                done_at: now,
                 item: ack.item.clone(),
             })
             .collect();
         state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .mark_done(&done, &timestamp(Utc::now()))?;
-        acks.iter().for_each(Ack::written);
+            .mark_done(&done)?;
+        kept.iter().for_each(|(_, ack)| ack.written());
         counters
             .written
             .fetch_add(records.len() as u64, Ordering::Relaxed);

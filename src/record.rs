@@ -221,7 +221,12 @@ pub fn content_hash(text: &str) -> String {
 /// the normalized title and text.
 pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String {
     match canonical_url {
-        Some(url) => sha256_hex(format!("url\0{url}").as_bytes(), 24),
+        Some(url) => {
+            // Tracking parameters, fragments and host spellings do not make
+            // another article.
+            let url = crate::dedup::canonicalize_url(url).unwrap_or_else(|| url.to_string());
+            sha256_hex(format!("url\0{url}").as_bytes(), 24)
+        }
         None => {
             let key = format!("text\0{}\0{}", normalize_text(title), normalize_text(text));
             sha256_hex(key.as_bytes(), 24)
@@ -278,5 +283,43 @@ impl Record {
         self.relevance = tags.relevance;
         self.topics = tags.topics;
         self.actors = tags.actors;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_follows_the_canonical_url_not_tracking_noise() {
+        let a = record_id(
+            Some("https://news.example/a/1?utm_source=x#top"),
+            "T",
+            "body one",
+        );
+        let b = record_id(Some("https://News.Example/a/1"), "Other title", "body two");
+        assert_eq!(
+            a, b,
+            "same article under tracking params, fragment and host case"
+        );
+        assert_ne!(
+            a,
+            record_id(Some("https://news.example/a/2"), "T", "body one")
+        );
+        assert_eq!(a.len(), 24);
+    }
+
+    #[test]
+    fn id_without_url_follows_the_normalized_content() {
+        let a = record_id(None, "Talks resume", "Envoys met on Monday.");
+        assert_eq!(a, record_id(None, "talks  resume", "ENVOYS met, on Monday"));
+        assert_ne!(a, record_id(None, "Talks resume", "Envoys met on Tuesday."));
+        assert_ne!(a, record_id(None, "Talks stall", "Envoys met on Monday."));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = DateTime::parse_from_rfc3339("2026-11-24T10:00:00+02:00").unwrap();
+        assert_eq!(timestamp(t.with_timezone(&Utc)), "2026-11-24T08:00:00Z");
     }
 }

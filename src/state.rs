@@ -33,6 +33,9 @@ pub struct Done {
     pub content_hash: String,
     pub canonical_url: Option<String>,
     pub guid: Option<String>,
+    /// The dedup fingerprint (JSON), so a restart rebuilds the index.
+    pub fingerprint: Option<String>,
+    pub done_at: DateTime<Utc>,
     pub item: Option<ItemKey>,
 }
 
@@ -47,6 +50,7 @@ CREATE TABLE IF NOT EXISTS records (
     content_hash  TEXT NOT NULL,
     canonical_url TEXT,
     guid          TEXT,
+    fingerprint   TEXT,
     done_at       TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feeds (
@@ -159,7 +163,7 @@ impl State {
 
     /// Marks records as acknowledged by every sink, and their items written,
     /// in one transaction.
-    pub fn mark_done(&mut self, done: &[Done], at: &str) -> Result<(), StateError> {
+    pub fn mark_done(&mut self, done: &[Done]) -> Result<(), StateError> {
         let path = &self.path;
         let err = |source| StateError::Sqlite {
             path: path.clone(),
@@ -169,16 +173,25 @@ impl State {
         {
             let mut record = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO records (id, content_hash, canonical_url, guid, done_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR IGNORE INTO records
+                        (id, content_hash, canonical_url, guid, fingerprint, done_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(err)?;
             for d in done {
+                let at = crate::record::timestamp(d.done_at);
                 record
-                    .execute(params![d.id, d.content_hash, d.canonical_url, d.guid, at])
+                    .execute(params![
+                        d.id,
+                        d.content_hash,
+                        d.canonical_url,
+                        d.guid,
+                        d.fingerprint,
+                        at
+                    ])
                     .map_err(err)?;
                 if let Some(item) = &d.item {
-                    upsert_item(&tx, item, ItemStatus::Written, Some(&d.id), at).map_err(err)?;
+                    upsert_item(&tx, item, ItemStatus::Written, Some(&d.id), &at).map_err(err)?;
                 }
             }
         }
@@ -287,7 +300,9 @@ impl State {
     pub fn done_records(&self) -> Result<Vec<Done>, StateError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, content_hash, canonical_url, guid FROM records")
+            .prepare(
+                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at FROM records",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -296,6 +311,8 @@ impl State {
                     content_hash: r.get(1)?,
                     canonical_url: r.get(2)?,
                     guid: r.get(3)?,
+                    fingerprint: r.get(4)?,
+                    done_at: r.get(5)?,
                     item: None,
                 })
             })
@@ -348,10 +365,11 @@ mod tests {
             content_hash: "h".into(),
             canonical_url: None,
             guid: Some("g".into()),
+            fingerprint: None,
+            done_at: Utc::now(),
             item: None,
         };
-        s.mark_done(&[d.clone(), d], "2026-01-01T00:00:00Z")
-            .unwrap();
+        s.mark_done(&[d.clone(), d]).unwrap();
         drop(s);
         let s = State::open(dir.path()).unwrap();
         assert!(s.is_done("abc").unwrap());

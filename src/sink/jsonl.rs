@@ -48,14 +48,10 @@ impl JsonlSink {
     /// Appends the batch as one write and fsyncs it: once this returns, the
     /// records survive a crash of the process or the machine.
     pub async fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        let mut buf = Vec::with_capacity(batch.len() * 4096);
-        for record in batch {
-            serde_json::to_writer(&mut buf, record).map_err(|e| SinkError::Io {
-                path: self.path.display().to_string(),
-                source: e.into(),
-            })?;
-            buf.push(b'\n');
-        }
+        let buf = lines(batch).map_err(|source| SinkError::Io {
+            path: self.path.display().to_string(),
+            source,
+        })?;
         let err = |source| SinkError::Io {
             path: self.path.display().to_string(),
             source,
@@ -69,6 +65,16 @@ impl JsonlSink {
             other => other.map_err(err),
         }
     }
+}
+
+/// The batch as JSON lines, one record each.
+pub fn lines(batch: &[Record]) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(batch.len() * 4096);
+    for record in batch {
+        serde_json::to_writer(&mut buf, record)?;
+        buf.push(b'\n');
+    }
+    Ok(buf)
 }
 
 /// A crash in the middle of a write can leave half a line at the end of the

@@ -4,6 +4,8 @@
 
 mod jsonl;
 
+use tokio::io::AsyncWriteExt;
+
 use crate::config;
 use crate::record::Record;
 
@@ -22,6 +24,8 @@ pub enum SinkError {
 /// One configured sink.
 pub enum Sink {
     Jsonl(JsonlSink),
+    /// JSON lines on standard output, for piping into jq and friends.
+    Stdout(tokio::io::Stdout),
 }
 
 impl Sink {
@@ -29,6 +33,7 @@ impl Sink {
     pub async fn open(cfg: &config::Sink) -> Result<Sink, SinkError> {
         match cfg {
             config::Sink::Jsonl { path } => Ok(Sink::Jsonl(JsonlSink::open(path).await?)),
+            config::Sink::Stdout => Ok(Sink::Stdout(tokio::io::stdout())),
         }
     }
 
@@ -36,12 +41,23 @@ impl Sink {
     pub async fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
         match self {
             Sink::Jsonl(s) => s.write(batch).await,
+            Sink::Stdout(out) => {
+                let err = |source| SinkError::Io {
+                    path: "<stdout>".to_string(),
+                    source,
+                };
+                out.write_all(&jsonl::lines(batch).map_err(err)?)
+                    .await
+                    .map_err(err)?;
+                out.flush().await.map_err(err)
+            }
         }
     }
 
     pub fn name(&self) -> String {
         match self {
             Sink::Jsonl(s) => format!("jsonl:{}", s.path().display()),
+            Sink::Stdout(_) => "stdout".to_string(),
         }
     }
 }

@@ -200,3 +200,93 @@ fn one_document_verbs_reject_bad_input_with_one_line() {
         assert!(err.contains(file) && err.contains(expect), "{err}");
     }
 }
+
+#[test]
+fn copies_of_seeds_are_flagged_with_the_seed_id_and_other_reports_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let inputs = [
+        "000_teaser.txt",
+        "002_update.txt",
+        "000_other_report.txt",
+        "unrelated_grain.txt",
+    ]
+    .map(|f| fixture(&format!("dedup/{f}")).to_str().unwrap().to_string());
+    let mut args = vec!["backfill", "--config", cfg.to_str().unwrap()];
+    args.extend(inputs.iter().map(String::as_str));
+    let out = tidings(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(
+        written.len(),
+        4,
+        "near duplicates are flagged, not dropped, by default"
+    );
+    let from = |name: &str| {
+        written
+            .iter()
+            .find(|r| r["source"]["location"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    assert_eq!(
+        from("000_teaser.txt")["duplicate_of"],
+        "000_59a1805b399ebc2d"
+    );
+    assert_eq!(from("000_teaser.txt")["duplicate_method"], "near");
+    assert_eq!(
+        from("002_update.txt")["duplicate_of"],
+        "002_988dbeb1567e4a12"
+    );
+    assert!(from("000_other_report.txt")["duplicate_of"].is_null());
+    assert!(from("unrelated_grain.txt")["duplicate_of"].is_null());
+}
+
+#[test]
+fn the_dedup_index_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let original = fixture("dedup/unrelated_energy.txt");
+    let run = |path: &str| {
+        let out = tidings(
+            dir.path(),
+            &["backfill", "--config", cfg.to_str().unwrap(), path],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    run(original.to_str().unwrap());
+    let first_id = records(&dir.path().join("out.jsonl"))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The same story a day later, with a paragraph appended.
+    let update = dir.path().join("energy_update.txt");
+    let text = std::fs::read_to_string(&original).unwrap();
+    std::fs::write(
+        &update,
+        format!("{text}\nUpdate: officials said on Wednesday evening that repairs would take at least another week, and asked residents to limit their use of heaters.\n"),
+    )
+    .unwrap();
+    run(update.to_str().unwrap());
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 2);
+    assert_eq!(written[1]["duplicate_of"], first_id.as_str());
+}
+
+#[test]
+fn dedup_verb_names_the_seed_a_copy_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let ask = |file: &str| {
+        let path = fixture(&format!("dedup/{file}"));
+        let out = tidings(dir.path(), &["dedup", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let copy = ask("001_syndicated.txt");
+    assert_eq!(copy["duplicate_of"], "001_8d560390692858d2");
+    assert!(copy["similarity"].as_f64().unwrap() > 0.6, "{copy}");
+    let other = ask("001_other_report.txt");
+    assert!(other["duplicate_of"].is_null(), "{other}");
+    assert!(other["similarity"].as_f64().unwrap() < 0.45, "{other}");
+}

@@ -2,5 +2,6 @@
 
 mod backfill;
 mod daemon;
+mod dedup;
 mod pipeline;
 mod support;
