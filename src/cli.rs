@@ -19,6 +19,7 @@ use crate::observe::LogFormat;
 use crate::pipeline::{self, Source, Summary};
 use crate::record::{Body, Record};
 use crate::state::State;
+use crate::tag::Taxonomy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +48,15 @@ pub enum Command {
     /// Compare one document with the seed corpus and the records already ingested.
     Dedup {
         /// Config file (default: the embedded config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Text or HTML document, or `-` for standard input.
+        path: PathBuf,
+    },
+    /// Tag one document: relevance to the Russia-Ukraine peace process, topics
+    /// with the sentences that show them, and the actors named.
+    Tag {
+        /// Config file (its [tag] taxonomy; default: the embedded taxonomy).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
@@ -122,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Extract { url, path } => extract(url, &path),
         Command::Dedup { config, path } => dedup(config.as_deref(), &path),
+        Command::Tag { config, path } => tag(config.as_deref(), &path),
         Command::Backfill {
             config,
             out,
@@ -315,6 +326,15 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+fn tag(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    let tagger = pipeline::load_tagger(&cfg)?;
+    let record = one_record(path, &cfg)?;
+    let tags = tagger.tag(&record.title, &record.text);
+    print(serde_json::to_value(&tags)?);
+    Ok(0)
+}
+
 async fn backfill(
     config: Option<&Path>,
     out: Option<PathBuf>,
@@ -378,17 +398,32 @@ pub fn describe(s: &Summary) -> String {
     line
 }
 
+/// Validates the config and the taxonomy it names; every problem on stdout.
 fn check(config: Option<&Path>) -> i32 {
-    match Config::load(config) {
-        Ok(cfg) => {
-            eprintln!("tidings: {}: ok", cfg.origin);
-            0
-        }
+    let cfg = match Config::load(config) {
+        Ok(cfg) => cfg,
         Err(e) => {
             for problem in &e.0 {
                 println!("{problem}");
             }
-            1
+            return 1;
         }
+    };
+    let (file, taxonomy) = match &cfg.tag.taxonomy {
+        Some(path) => (path.display().to_string(), Taxonomy::load(path)),
+        None => ("<embedded taxonomy>".to_string(), Ok(Taxonomy::embedded())),
+    };
+    let problems = match taxonomy {
+        Ok(t) => t.problems(),
+        Err(e) => vec![format!("{:#}", anyhow::Error::from(e))],
+    };
+    for problem in &problems {
+        println!("{file}: {problem}");
+    }
+    if problems.is_empty() {
+        eprintln!("tidings: {}: ok", cfg.origin);
+        0
+    } else {
+        1
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Each arrow is a bounded async-channel; [`pipeline`] wires the stages and
 //! drains them on shutdown. Every stage has a pure core the CLI verbs call
-//! directly ([`extract::extract`], [`dedup::Index::check`]). The record schema
+//! directly ([`extract::extract`], [`dedup::Index::check`], [`tag::Tagger::tag`]). The record schema
 //! lives in [`record`] only; configuration is parsed and validated once in
 //! [`config`].
 
@@ -24,3 +24,4 @@ pub mod record;
 pub mod seeds;
 pub mod sink;
 pub mod state;
+pub mod tag;

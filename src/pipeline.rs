@@ -30,6 +30,7 @@ use crate::fetch::local;
 use crate::record::{Article, Body, DupMethod, Extracted, Record, timestamp};
 use crate::sink::Sink;
 use crate::state::{Done, ItemKey, ItemStatus, State};
+use crate::tag::{Tagger, Taxonomy};
 
 /// Where the documents come from.
 pub enum Source {
@@ -168,6 +169,7 @@ pub async fn run(
         State::open(&cfg.state_dir).context("opening the state store")?,
     ));
     let index = build_index(cfg, Some(&state.lock().unwrap_or_else(|e| e.into_inner())))?;
+    let tagger = Arc::new(load_tagger(cfg)?);
     let mut sinks = Vec::new();
     for s in &cfg.sinks {
         sinks.push(Sink::open(s).await.context("opening sink")?);
@@ -177,6 +179,7 @@ pub async fn run(
     let cap = cfg.pipeline.channel_capacity;
     let (to_extract, extract_rx) = async_channel::bounded::<Article>(cap);
     let (to_dedup, dedup_rx) = async_channel::bounded::<(Article, Fingerprint)>(cap);
+    let (to_tag, tag_rx) = async_channel::bounded::<Outgoing>(cap);
     let (to_sink, sink_rx) = async_channel::bounded::<Outgoing>(cap);
 
     // A stage that fails stops the source too, so the rest drains and the run
@@ -228,12 +231,20 @@ pub async fn run(
     drop((extract_rx, to_dedup));
     spawn(Box::pin(dedup_stage(
         dedup_rx,
-        to_sink,
+        to_tag,
         index,
         state.clone(),
         cfg.clone(),
         counters.clone(),
     )));
+    for _ in 0..cfg.pipeline.tag_workers {
+        spawn(Box::pin(tag_worker(
+            tag_rx.clone(),
+            to_sink.clone(),
+            tagger.clone(),
+        )));
+    }
+    drop((tag_rx, to_sink));
     spawn(Box::pin(sink_stage(
         sink_rx,
         sinks,
@@ -297,6 +308,15 @@ pub fn build_index(cfg: &Config, state: Option<&State>) -> anyhow::Result<dedup:
         );
     }
     Ok(index)
+}
+
+/// The configured taxonomy (or the embedded one), compiled once.
+pub fn load_tagger(cfg: &Config) -> anyhow::Result<Tagger> {
+    let taxonomy = match &cfg.tag.taxonomy {
+        Some(path) => Taxonomy::load(path)?,
+        None => Taxonomy::embedded(),
+    };
+    Ok(Tagger::new(&taxonomy)?)
 }
 
 /// The oldest record the near-duplicate index keeps.
@@ -482,6 +502,32 @@ async fn dedup_stage(
             fingerprint,
             ack,
         };
+        if tx.send(out).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn tag_worker(
+    rx: Receiver<Outgoing>,
+    tx: Sender<Outgoing>,
+    tagger: Arc<Tagger>,
+) -> anyhow::Result<()> {
+    while let Ok(mut out) = rx.recv().await {
+        let tagger = tagger.clone();
+        out = tokio::task::spawn_blocking(move || {
+            let tags = tagger.tag(&out.record.title, &out.record.text);
+            out.record.set_tags(tags);
+            out
+        })
+        .await?;
+        if out.record.relevant {
+            metrics::counter!("tidings_relevant_total").increment(1);
+        }
+        for topic in &out.record.topics {
+            metrics::counter!("tidings_topics_total", "topic" => topic.id.clone()).increment(1);
+        }
         if tx.send(out).await.is_err() {
             break;
         }
