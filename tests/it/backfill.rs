@@ -290,3 +290,35 @@ fn dedup_verb_names_the_seed_a_copy_comes_from() {
     assert!(other["duplicate_of"].is_null(), "{other}");
     assert!(other["similarity"].as_f64().unwrap() < 0.45, "{other}");
 }
+
+#[test]
+fn the_stdout_sink_prints_one_json_record_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("stdout.toml");
+    std::fs::write(
+        &cfg,
+        "[state]\ndir = \"state\"\n[[sinks]]\nkind = \"stdout\"\n",
+    )
+    .unwrap();
+    let doc = fixture("docs/geneva_talks.txt");
+    let out = tidings(
+        dir.path(),
+        &[
+            "backfill",
+            "--config",
+            cfg.to_str().unwrap(),
+            doc.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["title"],
+        "Delegations Return to Geneva as Ceasefire Draft Takes Shape"
+    );
+}
