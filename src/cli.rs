@@ -199,6 +199,7 @@ async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     let source = Source::Feeds {
         http: Arc::new(http),
         once,
+        sequential: false,
     };
     let run = pipeline::run(&cfg, source, shutdown.clone(), None);
     tokio::pin!(run);
@@ -237,6 +238,9 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
     if let Some(out) = out {
         cfg.sinks = vec![config::Sink::Jsonl { path: out }];
     }
+    // One extract worker and one feed at a time: the same order, so the same
+    // dedup decisions, on every replay.
+    cfg.pipeline.extract_workers = 1;
     let http = Arc::new(Http::replay(dir, &cfg.http)?);
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone());
@@ -245,6 +249,7 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
         let source = Source::Feeds {
             http: http.clone(),
             once: true,
+            sequential: true,
         };
         let s = pipeline::run(&cfg, source, shutdown.clone(), None).await?;
         total.read += s.read;

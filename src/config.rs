@@ -246,8 +246,20 @@ pub struct Feed {
 
 #[derive(Debug, Clone)]
 pub enum Sink {
-    Jsonl { path: PathBuf },
+    Jsonl {
+        path: PathBuf,
+    },
     Stdout,
+    Postgres {
+        url: String,
+        table: String,
+    },
+    Nats {
+        url: String,
+        subject: String,
+        /// `None`: the stream that takes the subject, created when missing.
+        stream: Option<String>,
+    },
 }
 
 impl Config {
@@ -594,10 +606,14 @@ impl Validator<'_> {
         let allowed: &[&str] = match raw.kind.as_str() {
             "jsonl" => &["path"],
             "stdout" => &[],
+            "postgres" => &["url", "table"],
+            "nats" => &["url", "subject", "stream"],
             other => {
                 self.report(
                     &format!("{key}.kind"),
-                    format!("unknown sink kind {other:?}, expected \"jsonl\" or \"stdout\""),
+                    format!(
+                        "unknown sink kind {other:?}, expected \"jsonl\", \"stdout\", \"postgres\" or \"nats\""
+                    ),
                 );
                 return None;
             }
@@ -617,16 +633,45 @@ impl Validator<'_> {
                 );
             }
         }
-        if raw.kind == "stdout" {
-            return Some(Sink::Stdout);
-        }
-        match raw.path {
-            Some(p) => Some(Sink::Jsonl {
-                path: self.path(&format!("{key}.path"), &p),
-            }),
-            None => {
-                self.report(&format!("{key}.path"), "required for a jsonl sink");
-                None
+        let required = |v: &mut Self, name: &str, value: Option<String>| {
+            if value.is_none() {
+                v.report(
+                    &format!("{key}.{name}"),
+                    format!("required for a {} sink", raw.kind),
+                );
+            }
+            value
+        };
+        match raw.kind.as_str() {
+            "stdout" => Some(Sink::Stdout),
+            "jsonl" => {
+                let path = required(self, "path", raw.path)?;
+                Some(Sink::Jsonl {
+                    path: self.path(&format!("{key}.path"), &path),
+                })
+            }
+            "postgres" => {
+                let url = required(self, "url", raw.url)?;
+                let table = raw.table.unwrap_or_else(|| "records".to_string());
+                let problems = crate::sink::validate_postgres(&url, &table);
+                for p in &problems {
+                    self.report(&key, p.clone());
+                }
+                problems.is_empty().then_some(Sink::Postgres { url, table })
+            }
+            _ => {
+                let url = required(self, "url", raw.url);
+                let subject = required(self, "subject", raw.subject);
+                let (url, subject) = (url?, subject?);
+                let problems = crate::sink::validate_nats(&url, &subject, raw.stream.as_deref());
+                for p in &problems {
+                    self.report(&key, p.clone());
+                }
+                problems.is_empty().then_some(Sink::Nats {
+                    url,
+                    subject,
+                    stream: raw.stream,
+                })
             }
         }
     }

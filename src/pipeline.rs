@@ -37,8 +37,13 @@ pub enum Source {
     /// Local files and folders (backfill).
     Files(Vec<PathBuf>),
     /// The configured feeds, through this HTTP client (live, recording or
-    /// replaying); `once` polls each feed once instead of forever.
-    Feeds { http: Arc<Http>, once: bool },
+    /// replaying); `once` polls each feed once instead of forever;
+    /// `sequential` polls one feed at a time (replay).
+    Feeds {
+        http: Arc<Http>,
+        once: bool,
+        sequential: bool,
+    },
 }
 
 /// What the state store is told when an article leaves the pipeline, for the
@@ -206,7 +211,11 @@ pub async fn run(
             shutdown,
             progress,
         )),
-        Source::Feeds { http, once } => Box::pin(feeds::poll_all(Arc::new(Poller {
+        Source::Feeds {
+            http,
+            once,
+            sequential,
+        } => Box::pin(feeds::poll_all(Arc::new(Poller {
             cfg: cfg.clone(),
             http,
             state: state.clone(),
@@ -214,6 +223,7 @@ pub async fn run(
             counters: counters.clone(),
             shutdown,
             once,
+            sequential,
         }))),
     });
     let opts = extract::Options {
@@ -376,7 +386,7 @@ pub fn extract_article(
         Body::FeedContent(html) => {
             let text = extract::fragment_text(html);
             if text.trim().is_empty() {
-                return Err(extract::ExtractError::Empty);
+                return Err(extract::ExtractError::NoText);
             }
             Ok(Extracted {
                 text,

@@ -394,6 +394,8 @@ impl<'a> Doc<'a> {
             }
         });
         leftmost_longest(&mut hits);
+        vetoes.sort_unstable();
+        vetoes.dedup();
         let layer_starts = (0..=layer_count)
             .map(|l| hits.partition_point(|h| h.layer < l))
             .collect();
@@ -430,7 +432,8 @@ impl<'a> Doc<'a> {
                 continue;
             };
             let sentence = self.sentence_of(h.start);
-            let vetoed = form != Form::Alias && self.vetoes.contains(&(actor, sentence));
+            let vetoed =
+                form != Form::Alias && self.vetoes.binary_search(&(actor, sentence)).is_ok();
             if vetoed || (form == Form::Seat && self.seat_is_place(t, h.start, h.end)) {
                 continue;
             }
@@ -477,34 +480,45 @@ impl<'a> Doc<'a> {
         let counts = |s: usize| anchored[s] || !foreign[s];
 
         // Topic cue weight per topic and sentence, each distinct cue once.
+        // Hits come in text order, so `seen` only holds the current
+        // sentence's cues.
         let mut topic_weight = vec![vec![0.0f64; n]; t.topics.len()];
         let mut peace = vec![0.0f64; n];
-        let mut seen: Vec<(usize, u32)> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
         for (ti, weights) in topic_weight.iter_mut().enumerate() {
-            seen.clear();
+            let mut current = usize::MAX;
             for h in self.layer(LAYER_TOPICS + ti) {
                 let Target::Cue { mut weight, .. } = h.target else {
                     continue;
                 };
+                let s = self.sentence_of(h.start);
+                if s != current {
+                    current = s;
+                    seen.clear();
+                }
+                if !counts(s) || seen.contains(&h.pattern) {
+                    continue;
+                }
+                seen.push(h.pattern);
                 if preceded_by(text, h.start, &t.passing_before) {
                     weight *= t.passing_factor;
                 }
-                let s = self.sentence_of(h.start);
-                if counts(s) && !seen.contains(&(s, h.pattern)) {
-                    seen.push((s, h.pattern));
-                    weights[s] += weight;
-                    peace[s] += weight;
-                }
+                weights[s] += weight;
+                peace[s] += weight;
             }
         }
-        seen.clear();
+        let mut current = usize::MAX;
         for h in self.layer(LAYER_RELCUES) {
             let Target::RelCue { weight } = h.target else {
                 continue;
             };
             let s = self.sentence_of(h.start);
-            if counts(s) && !seen.contains(&(s, h.pattern)) {
-                seen.push((s, h.pattern));
+            if s != current {
+                current = s;
+                seen.clear();
+            }
+            if counts(s) && !seen.contains(&h.pattern) {
+                seen.push(h.pattern);
                 peace[s] += weight;
             }
         }

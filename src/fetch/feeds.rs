@@ -59,10 +59,19 @@ pub struct Poller {
     pub shutdown: CancellationToken,
     /// Poll each feed once (run --once, replay) instead of forever.
     pub once: bool,
+    /// Poll the feeds one after another (replay), so that every run sees the
+    /// items in the same order and makes the same dedup decisions.
+    pub sequential: bool,
 }
 
 /// Polls every configured feed until shutdown (or once each).
 pub async fn poll_all(poller: Arc<Poller>) -> anyhow::Result<()> {
+    if poller.sequential {
+        for feed in poller.cfg.feeds.clone() {
+            poller.clone().run_feed(feed).await?;
+        }
+        return Ok(());
+    }
     let tasks: Vec<_> = poller
         .cfg
         .feeds
@@ -257,7 +266,8 @@ impl Poller {
                 self.item_article(item, source.clone(), ack, received_at)
                     .instrument(span)
             })
-            .buffer_unordered(PAGES_PER_FEED);
+            // In feed order: concurrent fetches, deterministic hand-off.
+            .buffered(PAGES_PER_FEED);
         while let Some(article) = sends.next().await {
             self.counters.document_read();
             let Some(article) = article? else { continue };

@@ -98,6 +98,8 @@ impl Folded {
     fn plain_run(&mut self, src: &str, from: usize, base: u32) -> usize {
         let bytes = src.as_bytes();
         let pos = self.text.len();
+        // `tag` caps the original below u32::MAX, so this cannot wrap.
+        self.track(pos as u32, base + from as u32);
         let mut in_word = self.in_word;
         let mut i = from;
         while let Some(&b) = bytes.get(i) {
@@ -105,23 +107,21 @@ impl Folded {
             if class & PLAIN == 0 {
                 break;
             }
+            let at = (pos + i - from) as u32;
             let word = class & WORD != 0;
             if word && !in_word {
-                self.words.push((pos + i - from) as u32);
+                self.words.push(at);
             }
             in_word = word;
             if class & STOP != 0 {
-                self.stops.push((pos + i - from) as u32);
+                self.stops.push(at);
             }
+            // Byte by byte: runs are a word long, too short to pay for a
+            // bulk copy and a second lower-casing pass.
+            self.text.push(char::from(b.to_ascii_lowercase()));
             i += 1;
         }
         self.in_word = in_word;
-        // `tag` caps the original below u32::MAX, so this cannot wrap.
-        self.track(pos as u32, base + from as u32);
-        self.text.push_str(&src[from..i]);
-        if let Some(new) = self.text.get_mut(pos..) {
-            new.make_ascii_lowercase();
-        }
         i
     }
 

@@ -64,7 +64,11 @@ fn config(dir: &Path, feeds: &[String], extra: &str) -> Config {
 
 async fn run_once(cfg: &Config) -> Summary {
     let http = Arc::new(Http::live(&cfg.http, None).unwrap());
-    let source = Source::Feeds { http, once: true };
+    let source = Source::Feeds {
+        http,
+        once: true,
+        sequential: false,
+    };
     pipeline::run(cfg, source, CancellationToken::new(), None)
         .await
         .unwrap()

@@ -3,5 +3,8 @@
 mod backfill;
 mod daemon;
 mod dedup;
+mod extract;
 mod pipeline;
+mod sinks;
 mod support;
+mod tag;

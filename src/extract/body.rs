@@ -1,0 +1,269 @@
+//! Choosing the article body among the page's text blocks.
+
+use super::dom::{Block, BlockTag, Hint, NONE, Page};
+
+/// A class/id boilerplate hint on an element holding at least this share of
+/// the page's paragraph text, in several paragraphs, is wrong
+/// (`content-with-sidebar`, a `has-comments` wrapper): the article does not
+/// sit inside its own furniture.
+const OVERRULED_HINT_SHARE: f32 = 0.5;
+
+/// Microdata `itemprop=articleBody` is the publisher's own word on where the
+/// article is; it tips the choice between close candidates.
+const ARTICLE_BODY_BONUS: f32 = 1.5;
+
+/// A sibling of the best element scoring at least this share of its score
+/// is part of the article too.
+const SIBLING_SHARE: f32 = 0.2;
+
+/// The article text of a walked page: the element whose blocks weigh most
+/// (see [`weight`]), then its blocks minus the furniture inside it.
+pub fn main_text(page: &Page) -> String {
+    let boiler = valid_hints(page);
+    let is_boiler = |b: &Block| {
+        b.boiler != NONE
+            && boiler[b.boiler as usize]
+            && !(b.in_quote && page.elements[b.boiler as usize].hint == Hint::Embed)
+    };
+    let mut score = vec![0f32; page.elements.len()];
+    for b in &page.blocks {
+        score[b.el as usize] += if is_boiler(b) {
+            -(b.chars as f32)
+        } else {
+            weight(b)
+        };
+    }
+    sum_up(page, &mut score);
+    for (s, e) in score.iter_mut().zip(&page.elements) {
+        if e.article_body && *s > 0.0 {
+            *s *= ARTICLE_BODY_BONUS;
+        }
+    }
+    let Some(root) = argmax(&score) else {
+        return String::new();
+    };
+    // Parts are disjoint subtrees in document order, as are blocks: one
+    // merge pass picks the blocks inside them.
+    let parts = article_parts(page, &score, &boiler, root);
+    let mut parts_left = parts.as_slice();
+    let mut picked: Vec<&Block> = Vec::new();
+    for b in &page.blocks {
+        while let Some(&(_, last)) = parts_left.first()
+            && b.el > last
+        {
+            parts_left = &parts_left[1..];
+        }
+        let Some(&(start, last)) = parts_left.first() else {
+            break;
+        };
+        let inside = |el: u32| el > start && el <= last;
+        if b.el >= start && !(is_boiler(b) && inside(b.boiler)) {
+            picked.push(b);
+        }
+    }
+    let mut kept: Vec<&Block> = densest_run(&picked)
+        .into_iter()
+        .filter(|b| keep(b))
+        .collect();
+    let mut trimmed = 0;
+    while trimmed < MAX_TRAILING_TRIM
+        && kept.len() > 1
+        && kept
+            .last()
+            .is_some_and(|b| is_call_to_action(page.block_text(b)))
+    {
+        kept.pop();
+        trimmed += 1;
+    }
+    let mut out = String::new();
+    for b in kept {
+        push_paragraphs(&mut out, page.block_text(b));
+    }
+    out
+}
+
+/// How many closing paragraphs may be dropped as calls to action.
+const MAX_TRAILING_TRIM: usize = 4;
+
+/// Phrases of the notes publishers append to articles inside the article
+/// container: subscribe, follow, share. Lowercase; a few languages. (Credits
+/// and copyright lines are left alone: whether they belong to the article is
+/// a matter of house style.)
+const CALL_TO_ACTION: &[&str] = &[
+    "subscribe",
+    "newsletter",
+    "sign up",
+    "follow us",
+    "follow her",
+    "follow him",
+    "follow the",
+    "on twitter",
+    "on facebook",
+    "share it",
+    "share this",
+    "click here",
+    "read more",
+    "have a tip",
+    "assine",
+    "inscreva",
+    "leia mais",
+    "подпис",
+    "читайте также",
+    "suscríbete",
+    "abonnieren",
+    "berlangganan",
+    "baca juga",
+];
+
+/// A short closing note rather than the article's last paragraph.
+fn is_call_to_action(text: &str) -> bool {
+    if text.len() > 400 {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    CALL_TO_ACTION.iter().any(|p| lower.contains(p))
+}
+
+/// The run of consecutive blocks with the largest total weight: teasers and
+/// link lists inside the chosen element, before or after the article, are
+/// cut off when the furniture between them and the article outweighs them.
+fn densest_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
+    let (mut best, mut best_range) = (0f32, (0, 0));
+    let (mut sum, mut start) = (0f32, 0);
+    for (i, b) in blocks.iter().enumerate() {
+        if sum <= 0.0 {
+            (sum, start) = (0.0, i);
+        }
+        sum += weight(b);
+        if sum > best {
+            (best, best_range) = (sum, (start, i + 1));
+        }
+    }
+    blocks[best_range.0..best_range.1].to_vec()
+}
+
+/// The best element and those of its siblings that also score well: a lead
+/// paragraph or the second half of an article after an ad break often sits
+/// beside the main container. Each part is a range of element indices.
+fn article_parts(page: &Page, score: &[f32], boiler: &[bool], root: usize) -> Vec<(u32, u32)> {
+    let parent = page.elements[root].parent;
+    let min = SIBLING_SHARE * score[root];
+    page.elements
+        .iter()
+        .enumerate()
+        .filter(|&(i, e)| {
+            i == root || (parent != NONE && e.parent == parent && score[i] >= min && !boiler[i])
+        })
+        .map(|(i, e)| (i as u32, e.last))
+        .collect()
+}
+
+/// Appends a block's text as paragraphs: line breaks inside a block split
+/// paragraphs too.
+fn push_paragraphs(out: &mut String, text: &str) {
+    for line in text.split('\n') {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(line);
+    }
+}
+
+/// Which hinted elements really are boilerplate, by [`OVERRULED_HINT_SHARE`].
+fn valid_hints(page: &Page) -> Vec<bool> {
+    let mut good = vec![0f32; page.elements.len()];
+    let mut paragraphs = vec![0f32; page.elements.len()];
+    for b in &page.blocks {
+        let w = weight(b);
+        if w > 0.0 {
+            good[b.el as usize] += w;
+            paragraphs[b.el as usize] += 1.0;
+        }
+    }
+    sum_up(page, &mut good);
+    sum_up(page, &mut paragraphs);
+    let total: f32 = page
+        .elements
+        .iter()
+        .zip(&good)
+        .filter(|(e, _)| e.parent == NONE)
+        .map(|(_, g)| g)
+        .sum();
+    page.elements
+        .iter()
+        .zip(good.iter().zip(&paragraphs))
+        .map(|(e, (&g, &n))| match e.hint {
+            Hint::None => false,
+            Hint::Structure => true,
+            Hint::Name | Hint::Embed => g < OVERRULED_HINT_SHARE * total || n < 2.0,
+        })
+        .collect()
+}
+
+/// Adds each element's value into its ancestors'. Elements are in document
+/// order, so children come after their parent and one backward pass is enough.
+fn sum_up(page: &Page, values: &mut [f32]) {
+    for i in (0..page.elements.len()).rev() {
+        let parent = page.elements[i].parent;
+        if parent != NONE {
+            values[parent as usize] += values[i];
+        }
+    }
+}
+
+fn argmax(score: &[f32]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &s) in score.iter().enumerate() {
+        if best.is_none_or(|(_, b)| s > b) {
+            best = Some((i, s));
+        }
+    }
+    best.filter(|&(_, s)| s > 0.0).map(|(i, _)| i)
+}
+
+/// How much a block argues for its container being the article, leaving
+/// class hints aside: long, link-poor paragraphs count for it, link lists and
+/// short labels against.
+fn weight(b: &Block) -> f32 {
+    let chars = b.chars as f32;
+    let link_density = b.link_chars as f32 / chars;
+    if b.in_quote && link_density > 0.5 {
+        return 0.0;
+    }
+    if link_density > 0.5 || is_teaser(b) {
+        return -chars;
+    }
+    match b.tag {
+        BlockTag::P | BlockTag::Pre | BlockTag::Quote if b.chars >= 25 => {
+            chars * (1.0 - link_density)
+        }
+        BlockTag::H1 | BlockTag::Heading => 0.0,
+        // Plain (link-free) list items and table cells are article data
+        // more often than furniture, which is made of links.
+        BlockTag::Li | BlockTag::Cell if link_density < 0.3 => 0.3 * chars,
+        _ if b.chars >= 120 => chars * (1.0 - link_density) * 0.8,
+        _ => -0.3 * chars,
+    }
+}
+
+/// Every block of the page that reads as text, for fragments that are all
+/// content (a feed item's HTML).
+pub fn all_text(page: &Page) -> String {
+    let mut out = String::new();
+    for b in &page.blocks {
+        push_paragraphs(&mut out, page.block_text(b));
+    }
+    out
+}
+
+fn keep(b: &Block) -> bool {
+    if b.tag == BlockTag::H1 || b.tag == BlockTag::Caption || is_teaser(b) {
+        return false;
+    }
+    b.in_quote || b.link_chars * 2 <= b.chars
+}
+
+/// A linked headline followed by its summary, as in lists of other stories.
+fn is_teaser(b: &Block) -> bool {
+    b.lead_link_chars >= 20 && b.lead_link_chars * 5 >= b.chars
+}

@@ -1,0 +1,453 @@
+//! The NATS JetStream sink: one message per record, JSON, on one subject.
+//!
+//! Each message carries the record id as `Nats-Msg-Id`, so JetStream drops a
+//! record it already stored within the stream's duplicate window; a batch is
+//! acknowledged only once the stream acknowledged every message. When no
+//! stream takes the subject, one is created with a day-long duplicate window.
+//!
+//! The client reconnects by itself; on top of that a failed batch is
+//! published again whole, with backoff, until it is acknowledged. Dropping
+//! the future of [`NatsSink::write`] is safe: the batch counts as not
+//! acknowledged, and messages that got through are dropped as repeats when
+//! it comes again (within the duplicate window).
+
+use std::time::Duration;
+
+use async_nats::jetstream::context::{
+    CreateStreamErrorKind, GetStreamByNameErrorKind, PublishErrorKind,
+};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, stream};
+use async_nats::{ConnectOptions, Event, Subject};
+
+use super::retry::{Backoff, chain};
+use crate::record::Record;
+
+/// How long JetStream remembers message ids. Long enough to cover a restart
+/// after a crash, which sends the unacknowledged records again; a `tidings
+/// replay` later than this stores its records a second time.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// Bound on API requests and publish acknowledgements. Past it the batch is
+/// published again, so a slow ack costs a repeat (dropped by the server), not
+/// a lost record.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Messages awaiting their acknowledgement at once: enough to keep the
+/// connection busy, and below the client's cap on pending acks (5000).
+const IN_FLIGHT: usize = 256;
+
+/// JetStream's limit on stream name length.
+const MAX_STREAM_NAME: usize = 255;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("{0}")]
+    Config(String),
+    /// The client library's messages already name their cause, so it is
+    /// kept in the message rather than as a source.
+    #[error("stream {stream}: {message}")]
+    Stream {
+        stream: String,
+        message: String,
+        transient: bool,
+    },
+    #[error("stream {stream} does not take subject {subject}{}", .taken_by.as_ref().map(|s| format!(" (stream {s} does)")).unwrap_or_default())]
+    SubjectNotInStream {
+        stream: String,
+        subject: String,
+        taken_by: Option<String>,
+    },
+    #[error("encoding record {id} as JSON")]
+    Encode {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("publishing record {id} to {subject}: {message}")]
+    Publish {
+        id: String,
+        subject: String,
+        message: String,
+        kind: PublishErrorKind,
+    },
+}
+
+impl NatsError {
+    /// Whether waiting and publishing again can succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NatsError::Stream { transient, .. } => *transient,
+            NatsError::Publish { kind, .. } => matches!(
+                kind,
+                PublishErrorKind::TimedOut
+                    | PublishErrorKind::BrokenPipe
+                    | PublishErrorKind::MaxAckPending
+                    // No stream answered: the server is still recovering its
+                    // streams, or the stream was deleted and is created again.
+                    | PublishErrorKind::StreamNotFound
+            ),
+            NatsError::Config(_)
+            | NatsError::SubjectNotInStream { .. }
+            | NatsError::Encode { .. } => false,
+        }
+    }
+}
+
+/// Problems with a nats sink's settings, one message each, for `tidings
+/// check`. Empty when the settings are usable.
+pub fn validate_nats(url: &str, subject: &str, stream: Option<&str>) -> Vec<String> {
+    let mut problems = Vec::new();
+    // The client accepts a comma-separated list of servers of one cluster.
+    for server in url.split(',').map(str::trim) {
+        match url::Url::parse(server) {
+            Err(e) => problems.push(format!(
+                "{server:?} is not a URL ({e}); expected nats://host:port"
+            )),
+            Ok(u) if !matches!(u.scheme(), "nats" | "tls") => problems.push(format!(
+                "URL scheme {:?} is not nats:// or tls://",
+                u.scheme()
+            )),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                problems.push(format!("{server:?} names no host"))
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Err(problem) = check_subject(subject) {
+        problems.push(problem);
+    }
+    if let Some(Err(problem)) = stream.map(check_stream_name) {
+        problems.push(problem);
+    }
+    problems
+}
+
+fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() {
+        Err("the subject is empty".to_string())
+    } else if subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!("subject {subject:?} contains whitespace"))
+    } else if subject.split('.').any(|token| token == "*" || token == ">") {
+        Err(format!(
+            "subject {subject:?} has a wildcard; records are published to one concrete subject"
+        ))
+    } else if subject.split('.').any(str::is_empty) {
+        Err(format!(
+            "subject {subject:?} has an empty token (a leading, trailing or double dot)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_stream_name(stream: &str) -> Result<(), String> {
+    if stream.is_empty() {
+        Err("the stream name is empty".to_string())
+    } else if stream
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        Err(format!(
+            "stream name {stream:?} may not contain whitespace, '.', '*', '>', '/' or '\\'"
+        ))
+    } else if stream.len() > MAX_STREAM_NAME {
+        Err(format!(
+            "stream name {stream:?} is longer than {MAX_STREAM_NAME} bytes"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The stream created for a subject when none is configured: its name,
+/// with the characters stream names may not contain replaced.
+fn stream_for(subject: &str) -> String {
+    subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The server list without passwords, for logs and error messages.
+fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|server| match url::Url::parse(server.trim()) {
+            Ok(mut u) => {
+                // Only fails for URLs that cannot have a password at all.
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.to_string()
+            }
+            Err(_) => "<invalid URL>".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub struct NatsSink {
+    js: jetstream::Context,
+    subject: Subject,
+    /// The configured stream; `None` means the one that takes the subject.
+    stream: Option<String>,
+    target: String,
+    /// Cleared when a publish found no stream, so the next attempt makes
+    /// sure it exists again first.
+    stream_ready: bool,
+}
+
+impl NatsSink {
+    /// Connects and makes sure a stream takes the subject, creating it when
+    /// missing. A server that does not answer yet is waited for (with WARN
+    /// logs), like in [`Self::write`]; settings that cannot work fail at once.
+    pub async fn open(
+        url: &str,
+        subject: &str,
+        stream: Option<&str>,
+    ) -> Result<NatsSink, NatsError> {
+        let problems = validate_nats(url, subject, stream);
+        if !problems.is_empty() {
+            return Err(NatsError::Config(problems.join("; ")));
+        }
+        let target = redact(url);
+        let events_target = target.clone();
+        let client = ConnectOptions::new()
+            // Connecting happens in the background, with the client's own
+            // reconnect loop; the stream setup below waits for it.
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .event_callback(move |event| {
+                let target = events_target.clone();
+                async move {
+                    match event {
+                        Event::Connected => tracing::info!(server = %target, "nats connected"),
+                        Event::Disconnected => {
+                            tracing::warn!(server = %target, "nats disconnected, reconnecting")
+                        }
+                        other => tracing::debug!(server = %target, event = %other, "nats event"),
+                    }
+                }
+            })
+            .connect(url)
+            .await
+            .map_err(|e| NatsError::Config(format!("{target}: {e}")))?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client);
+        let mut sink = NatsSink {
+            js,
+            subject: Subject::from(subject),
+            stream: stream.map(str::to_string),
+            target,
+            stream_ready: false,
+        };
+        sink.with_retries(&[]).await?;
+        Ok(sink)
+    }
+
+    pub fn name(&self) -> String {
+        format!("nats:{} subject {}", self.target, self.subject)
+    }
+
+    /// Publishes every record and returns once the stream acknowledged each
+    /// one (repeats it dropped count as acknowledged).
+    pub async fn write(&mut self, batch: &[Record]) -> Result<(), NatsError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.with_retries(batch).await
+    }
+
+    /// Runs [`Self::attempt`] until it succeeds or fails for good.
+    async fn with_retries(&mut self, batch: &[Record]) -> Result<(), NatsError> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.attempt(batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() => {
+                    if matches!(
+                        e,
+                        NatsError::Publish {
+                            kind: PublishErrorKind::StreamNotFound,
+                            ..
+                        }
+                    ) {
+                        self.stream_ready = false;
+                    }
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        sink = %self.name(),
+                        error = %chain(&e),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "nats sink unavailable, retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn attempt(&mut self, batch: &[Record]) -> Result<(), NatsError> {
+        if !self.stream_ready {
+            self.ensure_stream().await?;
+            self.stream_ready = true;
+        }
+        // Publish a window, then collect its acks: the messages travel
+        // back to back instead of one round trip each.
+        for window in batch.chunks(IN_FLIGHT) {
+            let mut acks = Vec::with_capacity(window.len());
+            for record in window {
+                let id = record.id.as_str();
+                let json = serde_json::to_vec(record).map_err(|source| NatsError::Encode {
+                    id: id.to_string(),
+                    source,
+                })?;
+                let message = PublishMessage::build().payload(json.into()).message_id(id);
+                let ack = self
+                    .js
+                    .send_publish(self.subject.clone(), message)
+                    .await
+                    .map_err(|e| self.publish_error(id, &e, e.kind()))?;
+                acks.push((id, ack));
+            }
+            for (id, ack) in acks {
+                ack.await
+                    .map_err(|e| self.publish_error(id, &e, e.kind()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_error(
+        &self,
+        id: &str,
+        err: &dyn std::fmt::Display,
+        kind: PublishErrorKind,
+    ) -> NatsError {
+        NatsError::Publish {
+            id: id.to_string(),
+            subject: self.subject.to_string(),
+            message: err.to_string(),
+            kind,
+        }
+    }
+
+    async fn ensure_stream(&self) -> Result<(), NatsError> {
+        let subject = self.subject.as_str();
+        let name = match &self.stream {
+            Some(name) => name.clone(),
+            None => match self.js.stream_by_subject(subject).await {
+                Ok(found) => {
+                    tracing::debug!(stream = %found, subject, "publishing into an existing stream");
+                    return Ok(());
+                }
+                Err(e) if e.kind() == GetStreamByNameErrorKind::NotFound => stream_for(subject),
+                Err(e) => {
+                    return Err(stream_error(
+                        &stream_for(subject),
+                        &e,
+                        by_name_transient(&e.kind()),
+                    ));
+                }
+            },
+        };
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.to_string()],
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        };
+        self.js
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| stream_error(&name, &e, create_transient(&e.kind())))?;
+        // An existing stream may have been set up for other subjects.
+        match self.js.stream_by_subject(subject).await {
+            Ok(found) if found == name => Ok(()),
+            Ok(found) => Err(NatsError::SubjectNotInStream {
+                stream: name,
+                subject: subject.to_string(),
+                taken_by: Some(found),
+            }),
+            Err(e) if e.kind() == GetStreamByNameErrorKind::NotFound => {
+                Err(NatsError::SubjectNotInStream {
+                    stream: name,
+                    subject: subject.to_string(),
+                    taken_by: None,
+                })
+            }
+            Err(e) => Err(stream_error(&name, &e, by_name_transient(&e.kind()))),
+        }
+    }
+}
+
+fn stream_error(stream: &str, err: &dyn std::fmt::Display, transient: bool) -> NatsError {
+    NatsError::Stream {
+        stream: stream.to_string(),
+        message: err.to_string(),
+        transient,
+    }
+}
+
+/// JetStream API errors (a name clash, a bad config) stay, except the
+/// server's "temporarily unavailable" (5xx); no answer may be a server that
+/// is starting or unreachable.
+fn create_transient(kind: &CreateStreamErrorKind) -> bool {
+    match kind {
+        CreateStreamErrorKind::TimedOut
+        | CreateStreamErrorKind::JetStreamUnavailable
+        | CreateStreamErrorKind::Response => true,
+        CreateStreamErrorKind::JetStream(e) => e.code() >= 500,
+        _ => false,
+    }
+}
+
+fn by_name_transient(kind: &GetStreamByNameErrorKind) -> bool {
+    match kind {
+        GetStreamByNameErrorKind::Request => true,
+        GetStreamByNameErrorKind::JetStream(e) => e.code() >= 500,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_must_be_concrete() {
+        assert_eq!(check_subject("news.records"), Ok(()));
+        for bad in [
+            "",
+            "news records",
+            "news.*",
+            "news.>",
+            ">",
+            ".news",
+            "news.",
+            "a..b",
+            "a\tb",
+        ] {
+            assert!(check_subject(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn derived_stream_names_are_valid() {
+        assert_eq!(stream_for("news.records.v1"), "news_records_v1");
+        assert_eq!(check_stream_name(&stream_for("news.ru-ua.records")), Ok(()));
+    }
+
+    #[test]
+    fn urls_lose_passwords_in_messages() {
+        let shown = redact("nats://bus:s3cret@a.local:4222, nats://b.local:4222");
+        assert_eq!(shown, "nats://bus@a.local:4222,nats://b.local:4222");
+    }
+}

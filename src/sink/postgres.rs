@@ -1,0 +1,594 @@
+//! The PostgreSQL sink: one row per record, upserted on the record id.
+//!
+//! The table is created on first use, with the record's scalar fields as
+//! columns, `topics` and `actors` as jsonb with GIN indexes (query them with
+//! `topics @> '[{"id": "ceasefire"}]'`), and the whole record as jsonb. Its
+//! layout version is kept in a small `tidings_schema` table and checked on
+//! every connect, so this build never writes into a table laid out by a newer
+//! one.
+//!
+//! Writes retry transient failures (connection refused or lost, server
+//! shutting down, timeouts) forever with backoff, reconnecting each time;
+//! the upsert makes sending a batch again harmless. Dropping the future of
+//! [`PostgresSink::write`] is safe too: the batch counts as not acknowledged,
+//! and whatever part of it reached the table is overwritten with the same
+//! values when it comes again.
+
+use std::time::Duration;
+
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use super::retry::{Backoff, chain};
+use crate::record::Record;
+
+/// Layout version of the table this build creates and writes. Bump it when a
+/// column changes; a table of another version is refused, not guessed at.
+pub const TABLE_VERSION: i32 = 1;
+
+/// Where each table's layout version is kept.
+const SCHEMA_TABLE: &str = "tidings_schema";
+
+/// Longest table name whose index names (`<table>_published_at`) still fit in
+/// PostgreSQL's 63-byte identifiers.
+const MAX_TABLE_LEN: usize = 50;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connect plus setup, or one upsert, that takes longer than this is taken
+/// for a dead connection (a peer that vanished without closing it).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error("{0}")]
+    Config(String),
+    #[error("connecting to {target}")]
+    Connect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("preparing table {table}")]
+    Setup {
+        table: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(
+        "table {table} has layout version {found}, newer than version {known} this build of \
+         tidings writes; upgrade tidings or configure another table"
+    )]
+    NewerTable {
+        table: String,
+        found: i32,
+        known: i32,
+    },
+    #[error(
+        "table {table} has layout version {found}, older than version {known} this build of \
+         tidings writes, and there is no migration; configure another table"
+    )]
+    OlderTable {
+        table: String,
+        found: i32,
+        known: i32,
+    },
+    #[error(
+        "table {table} exists but was not created by tidings (it has no row in \
+         {SCHEMA_TABLE}); configure another table"
+    )]
+    ForeignTable { table: String },
+    #[error("encoding records as JSON")]
+    Encode(#[source] serde_json::Error),
+    #[error("upserting {count} records into {table}")]
+    Write {
+        table: String,
+        count: usize,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("no answer from {target} within {}s", .after.as_secs())]
+    Timeout { target: String, after: Duration },
+}
+
+impl PostgresError {
+    /// Whether waiting and trying again, on a new connection, can succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PostgresError::Connect { source, .. }
+            | PostgresError::Setup { source, .. }
+            | PostgresError::Write { source, .. } => transient_pg(source),
+            PostgresError::Timeout { .. } => true,
+            PostgresError::Config(_)
+            | PostgresError::NewerTable { .. }
+            | PostgresError::OlderTable { .. }
+            | PostgresError::ForeignTable { .. }
+            | PostgresError::Encode(_) => false,
+        }
+    }
+}
+
+/// Errors without an SQLSTATE are I/O, a closed connection or a timeout. Of
+/// the server's own errors, only those that say "not now" are worth a retry;
+/// a bad password or a missing database stays bad.
+fn transient_pg(err: &tokio_postgres::Error) -> bool {
+    let Some(code) = err.code() else {
+        return true;
+    };
+    let code = code.code();
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources (disk full, too many connections)
+        || code.starts_with("57P") // admin or crash shutdown, cannot connect now
+        || matches!(
+            code,
+            "40001" // serialization failure
+            | "40P01" // deadlock detected
+            | "57014" // query canceled
+            | "25006" // read-only transaction: a failover in progress
+            | "58030" // I/O error on the server
+        )
+}
+
+/// Problems with a postgres sink's settings, one message each, for
+/// `tidings check`. Empty when the settings are usable.
+pub fn validate_postgres(url: &str, table: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    match url::Url::parse(url) {
+        Err(e) => problems.push(format!(
+            "{url:?} is not a URL ({e}); expected postgres://user@host:port/database"
+        )),
+        Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => problems.push(format!(
+            "URL scheme {:?} is not postgres:// or postgresql://",
+            u.scheme()
+        )),
+        Ok(_) => match url.parse::<tokio_postgres::Config>() {
+            Err(e) => problems.push(format!("not a usable PostgreSQL URL: {}", chain(&e))),
+            Ok(c) => {
+                if c.get_hosts().is_empty() {
+                    problems.push("the URL names no host".to_string());
+                }
+                if matches!(c.get_ssl_mode(), SslMode::Require) {
+                    problems.push(
+                        "sslmode=require is not supported: tidings connects to PostgreSQL \
+                         without TLS"
+                            .to_string(),
+                    );
+                }
+            }
+        },
+    }
+    if let Err(problem) = check_table_name(table) {
+        problems.push(problem);
+    }
+    problems
+}
+
+/// Only plain lowercase names: they mean the same quoted or not, so the table
+/// is the one a user finds with `\d name` in psql.
+fn check_table_name(table: &str) -> Result<(), String> {
+    let mut chars = table.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if table.is_empty() {
+        Err("the table name is empty".to_string())
+    } else if !plain {
+        Err(format!(
+            "table name {table:?} is not a plain SQL identifier: use lowercase letters a-z, \
+             digits and _, not starting with a digit"
+        ))
+    } else if table.len() > MAX_TABLE_LEN {
+        Err(format!(
+            "table name {table:?} is longer than {MAX_TABLE_LEN} characters"
+        ))
+    } else if table == SCHEMA_TABLE {
+        Err(format!(
+            "table name {SCHEMA_TABLE:?} is reserved for tidings itself"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The URL without password or query parameters (which may hold one), for
+/// logs and error messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            // Only fails for URLs that cannot have a password at all.
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "<invalid URL>".to_string(),
+    }
+}
+
+pub struct PostgresSink {
+    config: tokio_postgres::Config,
+    table: String,
+    target: String,
+    conn: Option<Conn>,
+}
+
+/// A live connection with the table checked and the upsert prepared.
+struct Conn {
+    client: Client,
+    upsert: Statement,
+}
+
+impl PostgresSink {
+    /// Connects and creates or checks the table. A server that does not
+    /// answer yet is waited for (with WARN logs), like in [`Self::write`];
+    /// settings that cannot work (bad URL, authentication, a table of another
+    /// layout) fail at once.
+    pub async fn open(url: &str, table: &str) -> Result<PostgresSink, PostgresError> {
+        let problems = validate_postgres(url, table);
+        if !problems.is_empty() {
+            return Err(PostgresError::Config(problems.join("; ")));
+        }
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| PostgresError::Config(chain(&e)))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name("tidings");
+        }
+        let mut sink = PostgresSink {
+            config,
+            table: table.to_string(),
+            target: redact(url),
+            conn: None,
+        };
+        sink.with_retries(None).await?;
+        Ok(sink)
+    }
+
+    pub fn name(&self) -> String {
+        format!("postgres:{} table {}", self.target, self.table)
+    }
+
+    /// Upserts the batch in one statement (so in one transaction) and
+    /// returns once it is committed. Records already stored with the same
+    /// content are left untouched, so a replay changes nothing.
+    pub async fn write(&mut self, batch: &[Record]) -> Result<(), PostgresError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let json = batch_json(batch).map_err(PostgresError::Encode)?;
+        self.with_retries(Some((&json, batch.len()))).await
+    }
+
+    /// Runs [`Self::attempt`] until it succeeds or fails for good.
+    async fn with_retries(&mut self, batch: Option<(&str, usize)>) -> Result<(), PostgresError> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.attempt(batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        sink = %self.name(),
+                        error = %chain(&e),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "postgres sink unavailable, retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Connects when there is no connection, then upserts the batch if there
+    /// is one. The connection is kept only when everything succeeded: after
+    /// any error the next attempt starts on a fresh one.
+    async fn attempt(&mut self, batch: Option<(&str, usize)>) -> Result<(), PostgresError> {
+        let existing = self.conn.take();
+        let work = async {
+            let conn = match existing {
+                Some(conn) => conn,
+                None => Conn::open(&self.config, &self.table, &self.target).await?,
+            };
+            if let Some((json, count)) = batch {
+                conn.client
+                    .execute(&conn.upsert, &[&json])
+                    .await
+                    .map_err(|source| PostgresError::Write {
+                        table: self.table.clone(),
+                        count,
+                        source,
+                    })?;
+            }
+            Ok(conn)
+        };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, work).await {
+            Ok(Ok(conn)) => {
+                self.conn = Some(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(PostgresError::Timeout {
+                target: self.target.clone(),
+                after: ATTEMPT_TIMEOUT,
+            }),
+        }
+    }
+}
+
+impl Conn {
+    async fn open(
+        config: &tokio_postgres::Config,
+        table: &str,
+        target: &str,
+    ) -> Result<Conn, PostgresError> {
+        let (mut client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|source| PostgresError::Connect {
+                    target: target.to_string(),
+                    source,
+                })?;
+        let target_for_task = target.to_string();
+        tokio::spawn(async move {
+            // The client sees the same failure on its next request and
+            // reconnects; this is only the first sign of it.
+            if let Err(e) = connection.await {
+                tracing::debug!(target = %target_for_task, error = %chain(&e), "postgres connection ended");
+            }
+        });
+        ensure_table(&mut client, table).await?;
+        let upsert = client
+            .prepare_typed(&upsert_sql(table), &[Type::TEXT])
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: table.to_string(),
+                source,
+            })?;
+        Ok(Conn { client, upsert })
+    }
+}
+
+/// Creates the table when missing, else checks it is ours and of our layout.
+/// Several daemons may start at once: an advisory lock orders them, so one
+/// creates and the others find the table.
+async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresError> {
+    let setup = |source| PostgresError::Setup {
+        table: table.to_string(),
+        source,
+    };
+    let tx = client.transaction().await.map_err(setup)?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock(hashtext('{SCHEMA_TABLE}'));
+         CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
+             table_name text PRIMARY KEY,
+             version integer NOT NULL,
+             created_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))
+    .await
+    .map_err(setup)?;
+    let version: Option<i32> = tx
+        .query_opt(
+            &format!("SELECT version FROM {SCHEMA_TABLE} WHERE table_name = $1"),
+            &[&table],
+        )
+        .await
+        .map_err(setup)?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(setup)?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted(table)])
+        .await
+        .map_err(setup)?
+        .try_get(0)
+        .map_err(setup)?;
+    let table = table.to_string();
+    match (version, exists) {
+        (Some(TABLE_VERSION), true) => {}
+        (Some(found), true) if found > TABLE_VERSION => {
+            return Err(PostgresError::NewerTable {
+                table,
+                found,
+                known: TABLE_VERSION,
+            });
+        }
+        (Some(found), true) => {
+            return Err(PostgresError::OlderTable {
+                table,
+                found,
+                known: TABLE_VERSION,
+            });
+        }
+        (None, true) => return Err(PostgresError::ForeignTable { table }),
+        // A row without its table: someone dropped the table; start afresh.
+        (_, false) => {
+            tx.batch_execute(&create_sql(&table)).await.map_err(setup)?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {SCHEMA_TABLE} (table_name, version) VALUES ($1, $2)
+                     ON CONFLICT (table_name) DO UPDATE
+                     SET version = EXCLUDED.version, created_at = now()"
+                ),
+                &[&table, &TABLE_VERSION],
+            )
+            .await
+            .map_err(setup)?;
+            tracing::info!(table = %table, version = TABLE_VERSION, "created postgres table");
+        }
+    }
+    tx.commit().await.map_err(setup)
+}
+
+/// Names are checked to be plain identifiers; quoting still keeps a reserved
+/// word such as `user` usable as a table name.
+fn quoted(table: &str) -> String {
+    format!("\"{table}\"")
+}
+
+fn create_sql(table: &str) -> String {
+    let t = quoted(table);
+    format!(
+        "CREATE TABLE {t} (
+             id text PRIMARY KEY,
+             schema_version integer NOT NULL,
+             url text,
+             canonical_url text,
+             guid text,
+             title text NOT NULL,
+             text text NOT NULL,
+             summary text,
+             authors jsonb NOT NULL,
+             published_at timestamptz,
+             fetched_at timestamptz NOT NULL,
+             source_kind text NOT NULL,
+             source_location text NOT NULL,
+             source_name text,
+             source_tags jsonb,
+             language text,
+             word_count bigint NOT NULL,
+             content_hash text NOT NULL,
+             duplicate_of text,
+             similarity double precision,
+             duplicate_method text,
+             relevant boolean NOT NULL,
+             relevance double precision,
+             topics jsonb NOT NULL,
+             actors jsonb NOT NULL,
+             record jsonb NOT NULL,
+             written_at timestamptz NOT NULL DEFAULT now()
+         );
+         CREATE INDEX \"{table}_topics_gin\" ON {t} USING gin (topics jsonb_path_ops);
+         CREATE INDEX \"{table}_actors_gin\" ON {t} USING gin (actors jsonb_path_ops);
+         CREATE INDEX \"{table}_published_at\" ON {t} (published_at);"
+    )
+}
+
+/// The columns filled from each record, with the SQL that extracts them
+/// from the record's JSON `r`.
+const COLUMNS: &[(&str, &str)] = &[
+    ("id", "r->>'id'"),
+    ("schema_version", "(r->>'schema_version')::integer"),
+    ("url", "r->>'url'"),
+    ("canonical_url", "r->>'canonical_url'"),
+    ("guid", "r->>'guid'"),
+    ("title", "r->>'title'"),
+    ("text", "r->>'text'"),
+    ("summary", "r->>'summary'"),
+    ("authors", "r->'authors'"),
+    ("published_at", "(r->>'published_at')::timestamptz"),
+    ("fetched_at", "(r->>'fetched_at')::timestamptz"),
+    ("source_kind", "r->'source'->>'kind'"),
+    ("source_location", "r->'source'->>'location'"),
+    ("source_name", "r->'source'->>'name'"),
+    ("source_tags", "r->'source'->'tags'"),
+    ("language", "r->>'language'"),
+    ("word_count", "(r->>'word_count')::bigint"),
+    ("content_hash", "r->>'content_hash'"),
+    ("duplicate_of", "r->>'duplicate_of'"),
+    ("similarity", "(r->>'similarity')::double precision"),
+    ("duplicate_method", "r->>'duplicate_method'"),
+    ("relevant", "(r->>'relevant')::boolean"),
+    ("relevance", "(r->>'relevance')::double precision"),
+    ("topics", "r->'topics'"),
+    ("actors", "r->'actors'"),
+    ("record", "r"),
+];
+
+/// The whole batch travels as one JSON array parameter and is unpacked by
+/// the server: one round trip per batch whatever its size. If an id occurs
+/// twice in a batch the later record wins, as it would in two batches
+/// (`ON CONFLICT` refuses to touch a row twice in one statement). Rows whose
+/// stored record is identical are not rewritten.
+fn upsert_sql(table: &str) -> String {
+    let t = quoted(table);
+    let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+    let values: Vec<&str> = COLUMNS.iter().map(|(_, expr)| *expr).collect();
+    let updates: Vec<String> = COLUMNS
+        .iter()
+        .filter(|(name, _)| *name != "id")
+        .map(|(name, _)| format!("{name} = EXCLUDED.{name}"))
+        .collect();
+    format!(
+        "INSERT INTO {t} AS cur ({names})
+         SELECT DISTINCT ON (r->>'id') {values}
+         FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS batch(r, n)
+         ORDER BY r->>'id', n DESC
+         ON CONFLICT (id) DO UPDATE SET {updates}, written_at = now()
+         WHERE cur.record IS DISTINCT FROM EXCLUDED.record",
+        names = names.join(", "),
+        values = values.join(", "),
+        updates = updates.join(", "),
+    )
+}
+
+/// The batch as a JSON array. PostgreSQL text and jsonb cannot hold U+0000,
+/// which a hostile page may smuggle into a record; in this sink it becomes
+/// U+FFFD rather than failing the batch forever.
+fn batch_json(batch: &[Record]) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(batch)?;
+    // serde_json writes U+0000 only as this escape; a literal backslash
+    // followed by "u0000" in a text also matches, and is left intact below.
+    if !json.contains("\\u0000") {
+        return Ok(json);
+    }
+    let mut value = serde_json::to_value(batch)?;
+    replace_nul(&mut value);
+    serde_json::to_string(&value)
+}
+
+fn replace_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => map.values_mut().for_each(replace_nul),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_must_be_plain_lowercase_identifiers() {
+        for good in ["records", "_news", "news_2026", "user"] {
+            assert_eq!(check_table_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "Records",
+            "2026news",
+            "news-items",
+            "news items",
+            "public.news",
+            "x\"; DROP TABLE y; --",
+            "tidings_schema",
+            &"n".repeat(MAX_TABLE_LEN + 1),
+        ] {
+            assert!(check_table_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_password_and_query_in_messages() {
+        let shown = redact("postgres://news:s3cret@db.local:5433/newsroom?password=s3cret");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db.local:5433/newsroom"), "{shown}");
+    }
+
+    #[test]
+    fn nul_characters_are_replaced_and_escaped_backslashes_kept() {
+        let mut value =
+            serde_json::json!([{"title": "a\u{0}b", "text": "c\\u0000d", "n": [1, "\u{0}"]}]);
+        replace_nul(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!([{"title": "a\u{FFFD}b", "text": "c\\u0000d", "n": [1, "\u{FFFD}"]}])
+        );
+    }
+}

@@ -1,0 +1,312 @@
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use tidings::extract::{ExtractError, Options, decode, extract, fragment_text};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/extract/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn paragraphs(text: &str) -> Vec<&str> {
+    text.split("\n\n").collect()
+}
+
+const NEWS_URL: &str = "https://gazette.example/world/prisoner-exchange?utm_source=feed";
+
+#[test]
+fn news_page_keeps_the_article_and_drops_the_furniture() {
+    let ex = extract(
+        &fixture("news_page.html"),
+        None,
+        Some(NEWS_URL),
+        &Options::default(),
+    )
+    .expect("extracts");
+    let paras = paragraphs(&ex.text);
+    assert!(
+        paras[0].starts_with("Delegations meeting in Geneva agreed late on Thursday"),
+        "first paragraph: {:?}",
+        paras[0]
+    );
+    assert!(
+        paras
+            .last()
+            .unwrap()
+            .ends_with("as the delegations left the building."),
+        "last paragraph: {:?}",
+        paras.last()
+    );
+    assert!(ex.text.contains("What comes next"), "subheading kept");
+    assert!(
+        ex.text
+            .contains("Forty names, one checkpoint, Monday at dawn."),
+        "embedded post kept: {:?}",
+        ex.text
+    );
+    for furniture in [
+        "Politics",
+        "cookies",
+        "Share on Facebook",
+        "Maren Holt",
+        "lakeside conference hall",
+        "newsletter",
+        "Related stories",
+        "Families of detainees",
+        "good news from these talks",
+        "buses actually cross",
+        "All rights reserved",
+        "Negotiators agree",
+        "Follow us on Twitter",
+    ] {
+        assert!(
+            !ex.text.contains(furniture),
+            "{furniture:?} leaked into {:?}",
+            ex.text
+        );
+    }
+}
+
+#[test]
+fn news_page_metadata() {
+    let ex = extract(
+        &fixture("news_page.html"),
+        None,
+        Some(NEWS_URL),
+        &Options::default(),
+    )
+    .expect("extracts");
+    assert_eq!(
+        ex.title.as_deref(),
+        Some("Negotiators agree on prisoner exchange schedule")
+    );
+    assert_eq!(
+        ex.canonical_url.as_deref(),
+        Some("https://gazette.example/world/2024/03/15/prisoner-exchange-schedule")
+    );
+    assert_eq!(
+        ex.published_at,
+        Some(Utc.with_ymd_and_hms(2024, 3, 15, 8, 30, 0).unwrap())
+    );
+    assert_eq!(ex.byline.as_deref(), Some("Maren Holt"));
+    assert_eq!(ex.language.as_deref(), Some("en"));
+    assert_eq!(
+        ex.description.as_deref(),
+        Some("Delegations meeting in Geneva settled the order of a staged exchange.")
+    );
+}
+
+#[test]
+fn title_falls_back_to_html_title_without_site_suffix() {
+    let page = b"<html><head><title>Harbour reopens to grain ships | Coast Daily</title></head>\
+        <body><p>The harbour reopened to grain ships on Friday after the mines in the approach channel were cleared by divers.</p></body></html>";
+    let ex = extract(page, None, None, &Options::default()).expect("extracts");
+    assert_eq!(ex.title.as_deref(), Some("Harbour reopens to grain ships"));
+}
+
+#[test]
+fn publication_date_comes_from_the_url_when_the_page_has_none() {
+    let page = b"<html><body><p>The harbour reopened to grain ships on Friday after the mines in the approach channel were cleared.</p></body></html>";
+    let ex = extract(
+        page,
+        None,
+        Some("https://coast.example/2023/11/04/harbour"),
+        &Options::default(),
+    )
+    .expect("extracts");
+    assert_eq!(
+        ex.published_at,
+        Some(Utc.with_ymd_and_hms(2023, 11, 4, 0, 0, 0).unwrap())
+    );
+    assert_eq!(ex.canonical_url, None, "no canonical link, no og:url");
+}
+
+fn assert_russian_article(bytes: &[u8], content_type: Option<&str>) {
+    let ex = extract(bytes, content_type, None, &Options::default()).expect("extracts");
+    assert_eq!(
+        ex.title.as_deref(),
+        Some("Переговоры о перемирии возобновятся в понедельник")
+    );
+    let paras = paragraphs(&ex.text);
+    assert_eq!(paras.len(), 3, "{:?}", ex.text);
+    assert!(paras[0].starts_with("Делегации двух сторон договорились встретиться снова"));
+    assert!(paras[2].ends_with("ждут, когда откроются школы."));
+    assert!(!ex.text.contains("Главная") && !ex.text.contains("Перепечатка"));
+    assert_eq!(ex.language.as_deref(), Some("ru"), "detected from the text");
+}
+
+#[test]
+fn cp1251_without_charset() {
+    assert_russian_article(&fixture("cp1251_without_charset.html"), None);
+}
+
+#[test]
+fn koi8r_with_meta_charset() {
+    assert_russian_article(&fixture("koi8r_with_meta.html"), None);
+}
+
+#[test]
+fn koi8r_without_charset() {
+    assert_russian_article(&fixture("koi8r_without_charset.html"), None);
+}
+
+#[test]
+fn content_type_header_charset_wins_over_guessing() {
+    let page = fixture("koi8r_without_charset.html");
+    assert_russian_article(&page, Some("text/html; charset=KOI8-R"));
+    // A declared charset is trusted over the guess, right or wrong.
+    let misdeclared = decode(&page, Some("text/html; charset=windows-1251"));
+    assert!(!misdeclared.contains("Переговоры"), "{misdeclared}");
+}
+
+#[test]
+fn utf8_bom_is_honoured_and_stripped() {
+    let mut page = vec![0xEF, 0xBB, 0xBF];
+    page.extend_from_slice("<p>Тишина</p>".as_bytes());
+    assert_eq!(
+        decode(&page, Some("text/html; charset=windows-1252")),
+        "<p>Тишина</p>"
+    );
+}
+
+#[test]
+fn json_ld_article_body_replaces_a_truncated_page_body() {
+    let ex = extract(
+        &fixture("jsonld_body.html"),
+        None,
+        None,
+        &Options::default(),
+    )
+    .expect("extracts");
+    let paras = paragraphs(&ex.text);
+    assert_eq!(paras.len(), 4, "{:?}", ex.text);
+    assert!(paras[1].starts_with("The mission had been due to wind down in June"));
+    assert!(
+        paras[2].contains("twenty additional observers & interpreters"),
+        "{}",
+        paras[2]
+    );
+    assert!(paras[3].ends_with("instead of the monthly report used until now."));
+    assert!(!ex.text.contains("Subscribe"));
+    assert_eq!(
+        ex.published_at,
+        Some(Utc.with_ymd_and_hms(2024, 5, 2, 0, 0, 0).unwrap())
+    );
+    assert_eq!(
+        ex.title.as_deref(),
+        Some("Ceasefire monitors extend their mission")
+    );
+}
+
+#[test]
+fn page_over_the_size_cap_is_refused() {
+    let page = fixture("news_page.html");
+    let opts = Options {
+        max_html_bytes: page.len() - 1,
+    };
+    match extract(&page, None, None, &opts) {
+        Err(e @ ExtractError::TooLarge { .. }) => {
+            assert!(e.to_string().contains(&page.len().to_string()), "{e}")
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let huge = vec![b'a'; Options::default().max_html_bytes + 1];
+    assert!(matches!(
+        extract(&huge, None, None, &Options::default()),
+        Err(ExtractError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn empty_and_binary_inputs_are_errors() {
+    let opts = Options::default();
+    assert!(matches!(
+        extract(b"", None, None, &opts),
+        Err(ExtractError::Empty)
+    ));
+    assert!(matches!(
+        extract(b" \n\t ", None, None, &opts),
+        Err(ExtractError::Empty)
+    ));
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0\x1f\xf3\xffa";
+    assert!(matches!(
+        extract(png, None, None, &opts),
+        Err(ExtractError::Binary)
+    ));
+    assert!(matches!(
+        extract(
+            b"<html><body><nav><a href=/>Home</a></nav></body></html>",
+            None,
+            None,
+            &opts
+        ),
+        Err(ExtractError::NoText)
+    ));
+}
+
+/// html5ever's work grows with the square of the nesting depth, so markup
+/// nested past any real page's depth is cut off, keeping what came before.
+#[test]
+fn pathological_nesting_is_cut_and_the_text_before_it_kept() {
+    let depth = 100_000;
+    let mut page = String::from(
+        "<html><body><p>An ordinary paragraph comes first, long enough to count as article text.</p>",
+    );
+    page.push_str(&"<div>".repeat(depth));
+    page.push_str("<p>Buried deep in the markup is a second paragraph that is never reached.</p>");
+    page.push_str(&"</div>".repeat(depth));
+    let ex = extract(page.as_bytes(), None, None, &Options::default()).expect("extracts");
+    assert_eq!(
+        ex.text,
+        "An ordinary paragraph comes first, long enough to count as article text."
+    );
+}
+
+#[test]
+fn feed_fragment_becomes_paragraphs() {
+    let text = fragment_text(
+        "<p>First <b>bold</b> line.</p><script>var x = 1;</script><p>Second line<br>third line.</p>",
+    );
+    assert_eq!(text, "First bold line.\n\nSecond line\n\nthird line.");
+}
+
+fn mutate(page: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
+    let mut out = page.to_vec();
+    for &(pos, byte) in edits {
+        match byte % 3 {
+            0 if !out.is_empty() => {
+                let i = pos % out.len();
+                out[i] = byte;
+            }
+            1 if !out.is_empty() => {
+                out.remove(pos % out.len());
+            }
+            _ => out.insert(pos % (out.len() + 1), byte),
+        }
+    }
+    out
+}
+
+// Few cases here so `cargo test` stays quick; the long run sets PROPTEST_CASES.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = extract(&bytes, None, Some("https://x.example/2020/01/02/a"), &Options::default());
+        let _ = fragment_text(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn mutated_pages_never_panic(
+        which in 0usize..5,
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..64),
+    ) {
+        let names = ["news_page.html", "jsonld_body.html", "cp1251_without_charset.html",
+            "koi8r_with_meta.html", "koi8r_without_charset.html"];
+        let page = mutate(&fixture(names[which]), &edits);
+        let _ = extract(&page, None, Some("https://x.example/a"), &Options::default());
+    }
+}

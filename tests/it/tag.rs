@@ -1,0 +1,518 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tidings::record::{ActorKind, Tags};
+use tidings::tag::{Tagger, Taxonomy, TaxonomyError};
+
+/// The seed corpus, relative to the crate root (`seeds/` in the main repo).
+const SEEDS_DIR: &str = "seeds";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tag")
+}
+
+fn tagger() -> Tagger {
+    Tagger::new(&Taxonomy::embedded()).expect("embedded taxonomy compiles")
+}
+
+/// Headline = first line, body = the rest.
+fn split(doc: &str) -> (&str, &str) {
+    doc.split_once('\n').unwrap_or((doc, ""))
+}
+
+fn actor_ids(tags: &Tags) -> BTreeSet<String> {
+    tags.actors.iter().map(|a| a.id.clone()).collect()
+}
+
+fn topic_ids(tags: &Tags) -> BTreeSet<String> {
+    tags.topics.iter().map(|t| t.id.clone()).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Label {
+    relevant: bool,
+    #[serde(default)]
+    topics: BTreeSet<String>,
+    actors: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Counts {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+}
+
+impl Counts {
+    fn add(&mut self, expected: &BTreeSet<String>, found: &BTreeSet<String>) {
+        self.tp += expected.intersection(found).count();
+        self.fp += found.difference(expected).count();
+        self.fn_ += expected.difference(found).count();
+    }
+
+    fn f1(&self) -> (f64, f64, f64) {
+        let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
+        let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
+        let f = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        (p, r, f)
+    }
+}
+
+#[test]
+fn labelled_set_meets_quality_targets() {
+    let dir = fixtures();
+    let text = std::fs::read_to_string(dir.join("labels.toml")).unwrap();
+    let labels: BTreeMap<String, Label> = toml::from_str(&text).unwrap();
+    assert!(
+        labels.len() >= 40,
+        "only {} labelled articles",
+        labels.len()
+    );
+    let known: BTreeSet<String> = Taxonomy::embedded()
+        .topics
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    let tagger = tagger();
+    let (mut rel, mut actors, mut topics) =
+        (Counts::default(), Counts::default(), Counts::default());
+    let mut covered = BTreeSet::new();
+    let mut misses = Vec::new();
+    for (name, label) in &labels {
+        let doc = std::fs::read_to_string(dir.join("articles").join(format!("{name}.txt")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (title, body) = split(&doc);
+        let tags = tagger.tag(title, body);
+        let yes = BTreeSet::from([String::from("relevant")]);
+        let none = BTreeSet::new();
+        let (want, got) = (
+            if label.relevant { &yes } else { &none },
+            if tags.relevant { &yes } else { &none },
+        );
+        rel.add(want, got);
+        actors.add(&label.actors, &actor_ids(&tags));
+        topics.add(&label.topics, &topic_ids(&tags));
+        assert!(label.topics.is_subset(&known), "{name}: unknown topic id");
+        covered.extend(label.topics.iter().cloned());
+        let diff = |want: &BTreeSet<String>, got: &BTreeSet<String>| {
+            let missing: Vec<_> = want.difference(got).collect();
+            let extra: Vec<_> = got.difference(want).collect();
+            (missing.is_empty() && extra.is_empty())
+                .then(String::new)
+                .unwrap_or_else(|| format!("missing {missing:?} extra {extra:?}"))
+        };
+        let (a, t) = (
+            diff(&label.actors, &actor_ids(&tags)),
+            diff(&label.topics, &topic_ids(&tags)),
+        );
+        if label.relevant != tags.relevant || !a.is_empty() || !t.is_empty() {
+            misses.push(format!(
+                "{name}: relevant {} (want {}, {:.3}); actors {a}; topics {t}",
+                tags.relevant, label.relevant, tags.relevance
+            ));
+        }
+    }
+    for m in &misses {
+        eprintln!("  {m}");
+    }
+    let figures = [
+        ("relevance", &rel, 0.95),
+        ("actors", &actors, 0.95),
+        ("topics", &topics, 0.85),
+    ];
+    for (what, c, _) in figures {
+        let (p, r, f) = c.f1();
+        eprintln!(
+            "{what}: precision {p:.3} recall {r:.3} F1 {f:.3} (tp {} fp {} fn {})",
+            c.tp, c.fp, c.fn_
+        );
+    }
+    assert_eq!(covered, known, "the labelled set must cover every topic");
+    for (what, c, target) in figures {
+        assert!(c.f1().2 >= target, "{what} F1 {:.3} < {target}", c.f1().2);
+    }
+}
+
+#[test]
+fn seeds_come_out_relevant_with_the_actors_they_name() {
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "000_59a1805b399ebc2d",
+            &[
+                "zelensky",
+                "ukraine",
+                "united_states",
+                "russia",
+                "trump",
+                "putin",
+                "xi_jinping",
+                "china",
+                "european_union",
+            ],
+        ),
+        (
+            "001_8d560390692858d2",
+            &[
+                "zelensky",
+                "united_states",
+                "russia",
+                "ukraine",
+                "trump",
+                "witkoff",
+                "rubio",
+                "macron",
+                "france",
+                "peskov",
+                "yermak",
+                "germany",
+                "united_kingdom",
+                "sybiha",
+                "putin",
+            ],
+        ),
+        (
+            "002_988dbeb1567e4a12",
+            &[
+                "zelensky",
+                "ukraine",
+                "united_states",
+                "trump",
+                "witkoff",
+                "kushner",
+            ],
+        ),
+        (
+            "003_22f5f3dbaca030e6",
+            &[
+                "zelensky",
+                "trump",
+                "putin",
+                "ukraine",
+                "russia",
+                "united_states",
+                "turkey",
+                "erdogan",
+            ],
+        ),
+        (
+            "004_cd679384d998e421",
+            &[
+                "zelensky",
+                "trump",
+                "putin",
+                "ukraine",
+                "russia",
+                "united_states",
+                "witkoff",
+                "kushner",
+            ],
+        ),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(SEEDS_DIR);
+    let tagger = tagger();
+    for (stem, actors) in expected {
+        let doc = std::fs::read_to_string(dir.join(format!("{stem}.txt"))).unwrap();
+        let (title, body) = split(&doc);
+        let tags = tagger.tag(title, body);
+        assert!(tags.relevant, "{stem}: not relevant ({})", tags.relevance);
+        let found = actor_ids(&tags);
+        let missing: Vec<_> = actors.iter().filter(|a| !found.contains(**a)).collect();
+        assert!(missing.is_empty(), "{stem}: missing actors {missing:?}");
+    }
+}
+
+fn one(tags: &Tags, id: &str) -> Option<(u32, Vec<String>)> {
+    tags.actors
+        .iter()
+        .find(|a| a.id == id)
+        .map(|a| (a.mentions, a.spellings.clone()))
+}
+
+#[test]
+fn spellings_are_reported_as_written_and_counted() {
+    let tags = tagger().tag(
+        "Erdoğan and Zelenskyy’s envoys meet",
+        "President Zelenskiy thanked Erdogan. ZELENSKY said Зеленський is how Kyiv writes it.",
+    );
+    let (n, spellings) = one(&tags, "zelensky").unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(
+        spellings,
+        ["Zelenskyy", "Zelenskiy", "ZELENSKY", "Зеленський"]
+    );
+    let (n, spellings) = one(&tags, "erdogan").unwrap();
+    assert_eq!(
+        (n, spellings),
+        (2, vec!["Erdoğan".into(), "Erdogan".into()])
+    );
+    let erdogan = tags.actors.iter().find(|a| a.id == "erdogan").unwrap();
+    assert_eq!(erdogan.name, "Recep Tayyip Erdogan");
+    assert_eq!(erdogan.kind, ActorKind::Person);
+}
+
+#[test]
+fn relatives_and_namesakes_are_not_the_person() {
+    let t = tagger();
+    let tags = t.tag(
+        "",
+        "Donald Trump Jr. spoke in Texas. Trump Jr. later met Olena Zelenska and \
+         Charles Kushner, the ambassador. Kushner said nothing.",
+    );
+    let ids = actor_ids(&tags);
+    for id in ["trump", "zelensky", "kushner"] {
+        assert!(!ids.contains(id), "{id} tagged in {ids:?}");
+    }
+    let tags = t.tag(
+        "",
+        "Jared Kushner flew to Moscow. Kushner met Putin at the Kremlin.",
+    );
+    assert_eq!(one(&tags, "kushner").unwrap().0, 2);
+}
+
+#[test]
+fn surnames_need_the_person_to_be_identifiable() {
+    let t = tagger();
+    let alone = t.tag(
+        "",
+        "Vance Joy played a concert. Vance's guitar was out of tune.",
+    );
+    assert!(!actor_ids(&alone).contains("vance"));
+    let named = t.tag(
+        "",
+        "JD Vance spoke to Zelensky. Later Vance said the talks went well.",
+    );
+    assert_eq!(one(&named, "vance").unwrap().0, 2);
+}
+
+#[test]
+fn us_pronoun_and_the_bird_are_not_states() {
+    let t = tagger();
+    let tags = t.tag(
+        "Let us give thanks",
+        "Let us carve the turkey. Turkey is the star of every Thanksgiving table. Join us.",
+    );
+    assert!(tags.actors.is_empty(), "{:?}", tags.actors);
+    let tags = t.tag(
+        "",
+        "The US and Turkey signed a deal. Ankara said Turkey agreed.",
+    );
+    assert_eq!(one(&tags, "united_states").unwrap().1, ["US"]);
+    assert_eq!(one(&tags, "turkey").unwrap().0, 3);
+}
+
+#[test]
+fn capitals_count_only_as_governments() {
+    let t = tagger();
+    let place = t.tag(
+        "",
+        "A London-based fund opened an office. A book on Berlin after the war sold well. \
+         Tourists walked in Paris.",
+    );
+    assert!(place.actors.is_empty(), "{:?}", place.actors);
+    let government = t.tag(
+        "",
+        "London said it would send troops. Berlin rejected the plan. Moscow's demands grew.",
+    );
+    assert_eq!(
+        actor_ids(&government),
+        BTreeSet::from(["united_kingdom".into(), "germany".into(), "russia".into()])
+    );
+}
+
+#[test]
+fn europe_is_not_the_eu_and_the_iaea_is_not_the_un() {
+    let t = tagger();
+    let tags = t.tag(
+        "",
+        "European leaders met. Europe's gas prices rose. The IAEA sent inspectors.",
+    );
+    assert!(tags.actors.is_empty(), "{:?}", tags.actors);
+    let tags = t.tag("", "The EU and the UN agreed; Brussels will pay.");
+    assert_eq!(one(&tags, "european_union").unwrap().0, 2);
+    assert_eq!(one(&tags, "united_nations").unwrap().0, 1);
+}
+
+#[test]
+fn a_title_alone_names_nobody_but_an_administration_names_its_head() {
+    let tags = tagger().tag(
+        "",
+        "Ukraine's president met the Trump administration's envoys to discuss a ceasefire.",
+    );
+    let ids = actor_ids(&tags);
+    assert!(!ids.contains("zelensky"));
+    assert!(ids.contains("trump"));
+}
+
+#[test]
+fn topics_carry_evidence_sentences_from_the_article() {
+    let body = "Russia and Ukraine agreed to a 30-day ceasefire on Monday. \
+                Zelensky said the truce must hold along the whole front. \
+                Putin said talks would continue in Istanbul.";
+    let tags = tagger().tag("Kyiv and Moscow agree truce", body);
+    assert!(tags.relevant);
+    let ceasefire = tags.topics.iter().find(|t| t.id == "ceasefire").unwrap();
+    assert_eq!(ceasefire.label, "Ceasefire");
+    assert!(ceasefire.score > 0.6 && ceasefire.score <= 1.0);
+    assert!(
+        ceasefire
+            .evidence
+            .iter()
+            .any(|e| e == "Russia and Ukraine agreed to a 30-day ceasefire on Monday.")
+    );
+    for e in &ceasefire.evidence {
+        assert!(
+            body.contains(e.as_str()) || e == "Kyiv and Moscow agree truce",
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn irrelevant_articles_carry_no_topics() {
+    let tags = tagger().tag(
+        "Gaza truce holds",
+        "The ceasefire between Israel and Hamas held. Negotiators in Cairo discussed \
+         a prisoner exchange and reconstruction. Ukraine was not discussed.",
+    );
+    assert!(!tags.relevant);
+    assert!(tags.topics.is_empty());
+}
+
+const SMALL: &str = r#"
+[relevance]
+threshold = 0.5
+peace_scale = 1.0
+focus_full = 0.3
+title_weight = 1.0
+anchors = ["hungary"]
+
+[[actors]]
+id = "hungary"
+name = "Hungary"
+kind = "state"
+aliases = ["Hungary", "Hungarian"]
+seats = ["Budapest"]
+
+[[actors]]
+id = "orban"
+name = "Viktor Orbán"
+kind = "person"
+aliases = ["Viktor Orban"]
+surnames = ["Orban"]
+
+[[topics]]
+id = "energy_supply"
+label = "Energy supply"
+threshold = 0.6
+
+[topics.cues]
+"pipeline" = 1.0
+"gas deliveries" = 1.0
+"#;
+
+#[test]
+fn a_new_actor_and_topic_need_only_config() {
+    let taxonomy = Taxonomy::from_toml(SMALL).unwrap();
+    assert!(taxonomy.problems().is_empty(), "{:?}", taxonomy.problems());
+    let t = Tagger::new(&taxonomy).unwrap();
+    let tags = t.tag(
+        "Orbán defends pipeline",
+        "Viktor Orbán said Hungary needs the pipeline. Budapest wants gas deliveries to continue.",
+    );
+    assert_eq!(
+        actor_ids(&tags),
+        BTreeSet::from(["orban".into(), "hungary".into()])
+    );
+    assert_eq!(
+        one(&tags, "orban").unwrap(),
+        (2, vec!["Orbán".into(), "Viktor Orbán".into()])
+    );
+    assert!(tags.relevant);
+    assert_eq!(topic_ids(&tags), BTreeSet::from(["energy_supply".into()]));
+}
+
+#[test]
+fn problems_name_every_mistake_with_its_key() {
+    let bad = SMALL
+        .replace("threshold = 0.6", "threshold = 1.5")
+        .replace(
+            "anchors = [\"hungary\"]",
+            "anchors = [\"hungary\", \"poland\"]",
+        )
+        .replace("\"pipeline\" = 1.0", "\"pipeline\" = 0.0\n\"  \" = 0.5")
+        .replace(
+            "surnames = [\"Orban\"]",
+            "surnames = [\"Orban\", \"\"]\nseats = [\"Hungarian\"]",
+        )
+        + "\n[[actors]]\nid = \"orban\"\nname = \"\"\nkind = \"person\"\naliases = [\"Orban\"]\n"
+        + "\n[[topics]]\nid = \"other\"\nlabel = \"Other\"\nthreshold = 0.5\nexclude = [\"'s\"]\n"
+        + "[topics.cues]\n\"gas\" = 0.5\n";
+    let taxonomy = Taxonomy::from_toml(&bad).unwrap();
+    let problems = taxonomy.problems().join("\n");
+    for expected in [
+        "topics[0].threshold: 1.5 is out of range",
+        "relevance.anchors[1]: unknown actor id `poland`",
+        "topics[0].cues.\"pipeline\": weight 0 is out of range",
+        "topics[0].cues.\"  \": is an empty pattern",
+        "topics[1].exclude[0]: `'s` does not start with a letter or digit",
+        "actors[1].surnames[1]: `` is an empty pattern",
+        "actors[1].seats[0]: `Hungarian` is also claimed by actors[0].aliases[1] (`hungary`)",
+        "actors[2].id: duplicate id `orban` (also actors[1])",
+        "actors[2].name: empty name",
+        "actors[2].aliases[0]: `Orban` is also claimed by actors[1].surnames[0] (`orban`)",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
+    assert!(matches!(Tagger::new(&taxonomy), Err(TaxonomyError::Invalid(p)) if p.len() == 10));
+}
+
+#[test]
+fn parse_errors_name_the_key_path() {
+    let typo = SMALL.replace("surnames = [\"Orban\"]", "surname = [\"Orban\"]");
+    let err = Taxonomy::from_toml(&typo).unwrap_err().to_string();
+    assert!(
+        err.contains("actors[1]") && err.contains("surname"),
+        "{err}"
+    );
+    let wrong_type = SMALL.replace("threshold = 0.6", "threshold = \"high\"");
+    let err = Taxonomy::from_toml(&wrong_type).unwrap_err().to_string();
+    assert!(err.contains("topics[0].threshold"), "{err}");
+    let syntax = Taxonomy::from_toml("[relevance\nthreshold = 1").unwrap_err();
+    assert!(matches!(syntax, TaxonomyError::Parse { .. }));
+}
+
+#[test]
+fn hostile_text_does_not_panic() {
+    let t = tagger();
+    let long_word = "Zelensky".repeat(100_000);
+    let inputs = [
+        String::new(),
+        "\u{0}\u{FEFF}\u{200B}\u{00AD}".to_string(),
+        "...!!!???\n\n\n".to_string(),
+        "ﬁ ﬂ ǅ İ ẞ \u{0301}\u{0301} Putin\u{0301}".to_string(),
+        long_word,
+        "U.S. U.S U. S. us US- -US".to_string(),
+        "Kyiv".to_string(),
+        "Turkey Thanksgiving talks in Ukraine. ".repeat(20_000),
+        "talks truce Ukraine Russia ".repeat(20_000),
+    ];
+    for text in &inputs {
+        let tags = t.tag(text, text);
+        assert!((0.0..=1.0).contains(&tags.relevance));
+    }
+}
+
+#[test]
+fn tagger_is_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Tagger>();
+}
