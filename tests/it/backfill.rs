@@ -175,12 +175,19 @@ fn check_lists_every_bad_value() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
-        "[pipeline]\nbatch_size = 0\n[dedup]\nnear = \"sometimes\"\n[[feeds]]\nurl = \"not a url\"\n",
+        "[pipeline]\nbatch_size = 0\n[dedup]\nnear = \"sometimes\"\n[[feeds]]\nurl = \"not a url\"\n\
+         [[sinks]]\nkind = \"postgres\"\nurl = \"mysql://db/x\"\n[[sinks]]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n",
     );
     let check = tidings(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(1));
     let report = String::from_utf8_lossy(&check.stdout);
-    for key in ["pipeline.batch_size", "dedup.near", "feeds[0].url"] {
+    for key in [
+        "pipeline.batch_size",
+        "dedup.near",
+        "feeds[0].url",
+        "sinks[1]",
+        "sinks[2].subject",
+    ] {
         assert!(report.contains(key), "{key} missing: {report}");
     }
 }
@@ -320,5 +327,28 @@ fn the_stdout_sink_prints_one_json_record_per_line() {
     assert_eq!(
         lines[0]["title"],
         "Delegations Return to Geneva as Ceasefire Draft Takes Shape"
+    );
+}
+
+#[test]
+fn check_reports_taxonomy_mistakes_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut taxonomy = std::fs::read_to_string(repo("config/taxonomy.toml")).unwrap();
+    taxonomy.push_str(
+        "\n[[actors]]\nid = \"zelensky_fan\"\nname = \"A Fan\"\nkind = \"person\"\naliases = [\"Zelenskyy\", \"\"]\n",
+    );
+    std::fs::write(dir.path().join("taxonomy.toml"), taxonomy).unwrap();
+    let cfg = config(dir.path(), "[tag]\ntaxonomy = \"taxonomy.toml\"\n");
+    let check = tidings(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.lines().count() >= 2,
+        "both mistakes are listed: {report}"
+    );
+    assert!(report.contains("taxonomy.toml: actors["), "{report}");
+    assert!(
+        report.to_lowercase().contains("zelenskyy"),
+        "the doubly claimed alias is named: {report}"
     );
 }
