@@ -204,7 +204,11 @@ impl Http {
             .expect("semaphore never closed");
         {
             let mut next = slot.next_start.lock().await;
-            tokio::time::sleep_until(*next).await;
+            // A timer has millisecond granularity: sleeping when no wait is due
+            // would cost every request to a host up to a millisecond, in turn.
+            if *next > Instant::now() {
+                tokio::time::sleep_until(*next).await;
+            }
             *next = Instant::now() + self.cfg.per_host_delay;
         }
         let response = self.fetch(client, url, validators).await;
