@@ -156,6 +156,32 @@ impl Counters {
     }
 }
 
+/// How full a queue is, while it exists. A weak handle: the probe never keeps
+/// a channel open.
+type DepthProbe = Box<dyn Fn() -> Option<usize> + Send>;
+
+fn depth<T: Send + 'static>(tx: &Sender<T>) -> DepthProbe {
+    let weak = tx.downgrade();
+    Box::new(move || weak.upgrade().map(|tx| tx.len()))
+}
+
+/// Sets `tidings_queue_depth{queue}` every second while any queue exists.
+async fn report_queue_depths(queues: Vec<(&'static str, DepthProbe)>) {
+    loop {
+        let mut alive = false;
+        for (name, probe) in &queues {
+            if let Some(len) = probe() {
+                alive = true;
+                metrics::gauge!("tidings_queue_depth", "queue" => *name).set(len as f64);
+            }
+        }
+        if !alive {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 type BoxStage = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// Called once per input file read, for a progress bar.
@@ -186,6 +212,13 @@ pub async fn run(
     let (to_dedup, dedup_rx) = async_channel::bounded::<(Article, Fingerprint)>(cap);
     let (to_tag, tag_rx) = async_channel::bounded::<Outgoing>(cap);
     let (to_sink, sink_rx) = async_channel::bounded::<Outgoing>(cap);
+
+    tokio::spawn(report_queue_depths(vec![
+        ("extract", depth(&to_extract)),
+        ("dedup", depth(&to_dedup)),
+        ("tag", depth(&to_tag)),
+        ("sink", depth(&to_sink)),
+    ]));
 
     // A stage that fails stops the source too, so the rest drains and the run
     // ends instead of polling into a pipeline that no longer moves.
@@ -411,6 +444,7 @@ async fn extract_worker(
 ) -> anyhow::Result<()> {
     while let Ok(mut article) = rx.recv().await {
         let opts = opts.clone();
+        let started = Instant::now();
         let (result, back) = tokio::task::spawn_blocking(move || {
             let r = extract_article(&article, &opts).map(|ex| {
                 let fp = Fingerprint::of(&ex.text);
@@ -419,6 +453,8 @@ async fn extract_worker(
             (r, article)
         })
         .await?;
+        metrics::histogram!("tidings_stage_seconds", "stage" => "extract")
+            .record(started.elapsed().as_secs_f64());
         article = back;
         match result {
             Ok((ex, fingerprint)) => {
@@ -526,12 +562,15 @@ async fn tag_worker(
 ) -> anyhow::Result<()> {
     while let Ok(mut out) = rx.recv().await {
         let tagger = tagger.clone();
+        let started = Instant::now();
         out = tokio::task::spawn_blocking(move || {
             let tags = tagger.tag(&out.record.title, &out.record.text);
             out.record.set_tags(tags);
             out
         })
         .await?;
+        metrics::histogram!("tidings_stage_seconds", "stage" => "tag")
+            .record(started.elapsed().as_secs_f64());
         if out.record.relevant {
             metrics::counter!("tidings_relevant_total").increment(1);
         }
@@ -567,11 +606,14 @@ async fn sink_stage(
             .into_iter()
             .map(|o| (o.record, (o.fingerprint, o.ack)))
             .unzip();
+        let started = Instant::now();
         for sink in &mut sinks {
             sink.write(&records)
                 .await
                 .with_context(|| format!("writing to {}", sink.name()))?;
         }
+        metrics::histogram!("tidings_stage_seconds", "stage" => "sink")
+            .record(started.elapsed().as_secs_f64());
         let now = Utc::now();
         let done: Vec<Done> = records
             .iter()

@@ -600,6 +600,8 @@ async fn metrics_and_healthz_answer_and_sigterm_exits_cleanly() {
         let metrics = get("/metrics").await.unwrap_or_default();
         if metrics.contains("tidings_records_written_total") {
             assert!(metrics.contains("tidings_polls_total"), "{metrics}");
+            assert!(metrics.contains("tidings_queue_depth"), "{metrics}");
+            assert!(metrics.contains("tidings_stage_seconds"), "{metrics}");
             break;
         }
         assert!(
