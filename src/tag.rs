@@ -11,7 +11,9 @@
 mod taxonomy;
 mod text;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use aho_corasick::Anchored;
 use aho_corasick::automaton::Automaton;
@@ -25,6 +27,9 @@ pub use taxonomy::{Actor, Passing, PlaceContext, Relevance, Taxonomy, TaxonomyEr
 /// Articles are cut here: offsets are kept as u32, and no real article
 /// comes near this size.
 const MAX_BYTES: usize = 64 << 20;
+/// Scratch buffers above this many bytes are freed after the article rather
+/// than kept for the next: one huge article should not pin its memory.
+const MAX_KEPT_SCRATCH: usize = 4 << 20;
 /// Evidence sentences kept per topic.
 const MAX_EVIDENCE: usize = 3;
 /// Sentences weaker than this are not shown as evidence.
@@ -94,6 +99,7 @@ struct TopicInfo {
 /// `Send + Sync`, so one instance serves every worker.
 pub struct Tagger {
     automaton: contiguous::NFA,
+    openings: Openings,
     /// For each automaton pattern, its range in `targets`.
     pattern_targets: Vec<(u32, u32)>,
     targets: Vec<Target>,
@@ -198,6 +204,7 @@ impl Tagger {
         for (norm, i) in b.index {
             patterns[i] = norm;
         }
+        let openings = Openings::new(&patterns);
         let automaton = contiguous::NFA::builder()
             .build(&patterns)
             .map_err(TaxonomyError::Automaton)?;
@@ -231,6 +238,7 @@ impl Tagger {
         let fold_all = |list: &[String]| list.iter().map(|p| normalize_pattern(p)).collect();
         Ok(Tagger {
             automaton,
+            openings,
             pattern_targets,
             targets,
             cased,
@@ -248,16 +256,52 @@ impl Tagger {
     /// Tags one article. `title` may be empty; it counts as its own
     /// sentence(s), weighted for relevance by `relevance.title_weight`.
     pub fn tag(&self, title: &str, text: &str) -> Tags {
+        // The per-article buffers are as large as the article; allocating
+        // them afresh costs more than tagging a short one, so each thread
+        // keeps its own set.
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::default();
+        }
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => self.tag_with(&mut scratch, title, text),
+                Err(_) => self.tag_with(&mut Scratch::default(), title, text),
+            })
+            .unwrap_or_else(|_| self.tag_with(&mut Scratch::default(), title, text))
+    }
+
+    fn tag_with(&self, scratch: &mut Scratch, title: &str, text: &str) -> Tags {
         let title = cut(title, MAX_BYTES / 2);
         let text = cut(text, MAX_BYTES / 2);
-        let original = format!("{title}\n\n{text}");
-        let mut folded = Folded::default();
+        let Scratch {
+            original,
+            folded,
+            starts,
+            hits,
+        } = scratch;
+        original.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(original, "{title}\n\n{text}");
+        folded.clear();
+        folded.reserve(original.len());
         folded.push(title, 0);
         let title_end = folded.text.len();
         // The newlines keep the headline a sentence of its own.
         folded.push(&original[title.len()..], title.len() as u32);
-        let doc = Doc::new(self, &original, &folded, title_end);
-        doc.tags(self)
+        let doc = Doc::new(
+            self,
+            original,
+            folded,
+            title_end,
+            std::mem::take(starts),
+            std::mem::take(hits),
+        );
+        let tags = doc.tags(self);
+        (*starts, *hits) = (doc.starts, doc.hits);
+        if scratch.capacity() > MAX_KEPT_SCRATCH {
+            *scratch = Scratch::default();
+        }
+        tags
     }
 
     /// Calls `f(start, end, pattern)` for every pattern occurrence that
@@ -276,6 +320,9 @@ impl Tagger {
         let bytes = folded.text.as_bytes();
         for &i in &folded.words {
             let i = i as usize;
+            if !self.openings.may_start(bytes.get(i..).unwrap_or_default()) {
+                continue;
+            }
             let mut sid = root;
             for (j, &b) in bytes.get(i..).unwrap_or_default().iter().enumerate() {
                 sid = nfa.next_state(Anchored::Yes, sid, b);
@@ -300,11 +347,75 @@ impl Tagger {
         let Some(tail) = tail.strip_prefix(' ') else {
             return false;
         };
+        let first = tail.as_bytes().first();
         self.place_after.iter().any(|p| {
-            tail.strip_prefix(p.as_str())
-                .is_some_and(|rest| !rest.chars().next().is_some_and(text::is_word))
+            p.as_bytes().first() == first
+                && tail
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| !rest.chars().next().is_some_and(text::is_word))
         })
     }
+}
+
+/// The first bytes of the patterns, to turn away before the automaton is
+/// entered the words that start none (over half of them: the walk from a
+/// word start is a chain of dependent loads through the automaton, and the
+/// bulk of `tag`'s time).
+struct Openings {
+    /// Bit `a << 8 | b` for the patterns of one or two bytes `a b` (for
+    /// every `b` after a one-byte `a`).
+    short: Box<[u64; 1024]>,
+    /// A Bloom filter of the first four bytes of the longer patterns (of a
+    /// three-byte one, followed by any byte): 128K bits, 16 KiB, so that it
+    /// stays in the L1 cache and turns away most words.
+    long: Box<[u64; 2048]>,
+}
+
+impl Openings {
+    fn new(patterns: &[String]) -> Openings {
+        let mut short = Box::new([0u64; 1024]);
+        let mut long = Box::new([0u64; 2048]);
+        for p in patterns {
+            match *p.as_bytes() {
+                [] => {}
+                [a] => (0..=u8::MAX).for_each(|b| set(&mut short[..], short_bit(a, b))),
+                [a, b] => set(&mut short[..], short_bit(a, b)),
+                [a, b, c] => (0..=u8::MAX).for_each(|d| set(&mut long[..], long_bit(a, b, c, d))),
+                [a, b, c, d, ..] => set(&mut long[..], long_bit(a, b, c, d)),
+            }
+        }
+        Openings { short, long }
+    }
+
+    /// Whether a pattern may start `text`.
+    fn may_start(&self, text: &[u8]) -> bool {
+        match *text {
+            [a, b, c, d, ..] => {
+                get(&self.short[..], short_bit(a, b)) || get(&self.long[..], long_bit(a, b, c, d))
+            }
+            _ => true,
+        }
+    }
+}
+
+fn short_bit(a: u8, b: u8) -> usize {
+    usize::from(a) << 8 | usize::from(b)
+}
+
+fn long_bit(a: u8, b: u8, c: u8, d: u8) -> usize {
+    // Fibonacci hashing: the top 17 bits of the product mix all four bytes.
+    (u32::from_le_bytes([a, b, c, d]).wrapping_mul(0x9E37_79B1) >> 15) as usize
+}
+
+fn set(bits: &mut [u64], bit: usize) {
+    if let Some(w) = bits.get_mut(bit >> 6) {
+        *w |= 1 << (bit & 63);
+    }
+}
+
+fn get(bits: &[u64], bit: usize) -> bool {
+    bits.get(bit >> 6)
+        .is_some_and(|w| w & (1 << (bit & 63)) != 0)
 }
 
 /// `s` cut to at most `max` bytes, on a character boundary.
@@ -321,10 +432,34 @@ fn cut(s: &str, max: usize) -> &str {
 fn preceded_by(text: &str, start: usize, phrases: &[String]) -> bool {
     let head = text.get(..start).unwrap_or("");
     let head = head.strip_suffix([' ', '\n']).unwrap_or("");
+    let last = head.as_bytes().last();
+    // Most phrases already differ in their last byte, which is cheaper to
+    // compare than the whole phrase.
     phrases.iter().any(|p| {
-        head.strip_suffix(p.as_str())
-            .is_some_and(|rest| !rest.chars().next_back().is_some_and(text::is_word))
+        p.as_bytes().last() == last
+            && head
+                .strip_suffix(p.as_str())
+                .is_some_and(|rest| !rest.chars().next_back().is_some_and(text::is_word))
     })
+}
+
+/// Buffers reused from one article to the next.
+#[derive(Default)]
+struct Scratch {
+    /// Headline and body, as one text.
+    original: String,
+    folded: Folded,
+    starts: Vec<usize>,
+    hits: Vec<Hit>,
+}
+
+impl Scratch {
+    fn capacity(&self) -> usize {
+        self.original.capacity()
+            + self.folded.capacity()
+            + size_of::<usize>() * self.starts.capacity()
+            + size_of::<Hit>() * self.hits.capacity()
+    }
 }
 
 /// A match kept after boundary and case checks.
@@ -353,12 +488,20 @@ struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     /// `title_end`: where the headline ends in the folded text.
-    fn new(t: &Tagger, original: &'a str, folded: &'a Folded, title_end: usize) -> Doc<'a> {
+    /// `starts` and `hits` are buffers to fill (their contents are dropped).
+    fn new(
+        t: &Tagger,
+        original: &'a str,
+        folded: &'a Folded,
+        title_end: usize,
+        mut starts: Vec<usize>,
+        mut hits: Vec<Hit>,
+    ) -> Doc<'a> {
         let text = folded.text.as_str();
-        let starts = sentence_starts(folded);
+        sentence_starts(folded, &mut starts);
         let title_sentences = starts.partition_point(|&s| s < title_end);
         let layer_count = LAYER_TOPICS + t.topics.len();
-        let mut hits = Vec::with_capacity(folded.words.len() / 4);
+        hits.clear();
         let mut vetoes = Vec::new();
         t.for_each_match(folded, |start, end, pattern| {
             if !ends_on_boundary(text, start, end) {
@@ -426,7 +569,7 @@ impl<'a> Doc<'a> {
         let text = self.folded.text.as_str();
 
         // Actors.
-        let mut mentions = Vec::new();
+        let mut mentions = Vec::with_capacity(self.layer(LAYER_ACTORS).len());
         for h in self.layer(LAYER_ACTORS) {
             let Target::Actor { actor, form, .. } = h.target else {
                 continue;
@@ -482,10 +625,11 @@ impl<'a> Doc<'a> {
         // Topic cue weight per topic and sentence, each distinct cue once.
         // Hits come in text order, so `seen` only holds the current
         // sentence's cues.
-        let mut topic_weight = vec![vec![0.0f64; n]; t.topics.len()];
+        // One row of `n` per topic.
+        let mut topic_weight = vec![0.0f64; n * t.topics.len()];
         let mut peace = vec![0.0f64; n];
         let mut seen: Vec<u32> = Vec::new();
-        for (ti, weights) in topic_weight.iter_mut().enumerate() {
+        for (ti, weights) in topic_weight.chunks_exact_mut(n.max(1)).enumerate() {
             let mut current = usize::MAX;
             for h in self.layer(LAYER_TOPICS + ti) {
                 let Target::Cue { mut weight, .. } = h.target else {
@@ -554,7 +698,7 @@ impl<'a> Doc<'a> {
         let mut topics = Vec::new();
         if relevant {
             for (ti, info) in t.topics.iter().enumerate() {
-                let weights = &topic_weight[ti];
+                let weights = &topic_weight[ti * n..(ti + 1) * n];
                 let raw: f64 = weights.iter().map(|w| w.min(1.0)).sum();
                 let score = round3(1.0 - (-raw).exp());
                 if score < info.threshold || score == 0.0 {
@@ -585,29 +729,35 @@ impl<'a> Doc<'a> {
     }
 
     fn actor_tags(&self, t: &Tagger, mentions: &[Mention]) -> Vec<ActorTag> {
-        let mut order: Vec<usize> = Vec::new();
-        let mut tags: Vec<Option<ActorTag>> = vec![None; t.actors.len()];
+        // Per actor, its place in `out` (in order of first mention), so that
+        // no tag is built for the many actors an article does not name.
+        let mut slot = vec![u32::MAX; t.actors.len()];
+        let mut out: Vec<ActorTag> = Vec::new();
         for m in mentions {
             let actor = m.actor;
             let (s, e) = self.folded.original(self.original, m.start, m.end);
             let spelling = self.original.get(s..e).unwrap_or_default().trim();
-            let tag = tags[actor].get_or_insert_with(|| {
-                order.push(actor);
-                let info = &t.actors[actor];
-                ActorTag {
-                    id: info.id.clone(),
-                    name: info.name.clone(),
-                    kind: info.kind,
-                    mentions: 0,
-                    spellings: Vec::new(),
+            let i = match slot.get(actor) {
+                Some(&i) if i != u32::MAX => i as usize,
+                _ => {
+                    let info = &t.actors[actor];
+                    slot[actor] = out.len() as u32;
+                    out.push(ActorTag {
+                        id: info.id.clone(),
+                        name: info.name.clone(),
+                        kind: info.kind,
+                        mentions: 0,
+                        spellings: Vec::new(),
+                    });
+                    out.len() - 1
                 }
-            });
+            };
+            let tag = &mut out[i];
             tag.mentions += 1;
             if !spelling.is_empty() && !tag.spellings.iter().any(|x| x == spelling) {
                 tag.spellings.push(spelling.to_string());
             }
         }
-        let mut out: Vec<ActorTag> = order.into_iter().filter_map(|a| tags[a].take()).collect();
         // Stable: equal counts keep the order of first mention.
         out.sort_by_key(|a| std::cmp::Reverse(a.mentions));
         out
@@ -693,6 +843,18 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openings_let_through_every_pattern_start_however_short() {
+        let patterns = ["a", "eu", "nato", "un"].map(String::from);
+        let o = Openings::new(&patterns);
+        for text in ["a bc", "ab c", "eu summit", "nato's", "un c", "unit"] {
+            assert!(o.may_start(text.as_bytes()), "{text}");
+        }
+        // Too short to test: walked.
+        assert!(o.may_start(b"xyz"));
+        assert!(!o.may_start(b"the talks"));
+    }
 
     #[test]
     fn embedded_taxonomy_has_no_problems() {
