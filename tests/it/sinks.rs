@@ -9,13 +9,14 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tidings::config;
 use tidings::record::{
     ActorKind, ActorTag, Record, SCHEMA_VERSION, Source, SourceKind, TopicTag, content_hash,
     record_id,
 };
 use tidings::sink::{
-    NatsError, NatsSink, PostgresError, PostgresSink, TABLE_VERSION, validate_nats,
-    validate_postgres,
+    NatsError, NatsSink, PostgresError, PostgresSink, Sink, SinkError, TABLE_VERSION,
+    validate_nats, validate_postgres,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -197,6 +198,42 @@ impl Drop for Cleanup {
             .join();
         }
     }
+}
+
+/// Opens `sink` on a port where nothing listens yet and writes `first`; the
+/// server appears; then it is cut mid-run and `second` is written. Both
+/// writes must wait for the server, then complete. Returns the running proxy.
+async fn write_across_outages(
+    sink: config::Sink,
+    port: u16,
+    server: SocketAddr,
+    first: Vec<Record>,
+    second: Vec<Record>,
+) -> Proxy {
+    let opening = tokio::spawn(async move {
+        let mut sink = Sink::open(&sink).await?;
+        sink.write(&first).await?;
+        Ok::<_, SinkError>(sink)
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!opening.is_finished(), "open succeeded with no server");
+    let proxy = Proxy::start(port, server).await;
+    let mut sink = within("the first write", opening).await.unwrap().unwrap();
+
+    // The server goes away mid-run and comes back.
+    proxy.stop().await;
+    let writing = tokio::spawn(async move {
+        sink.write(&second).await?;
+        Ok::<_, SinkError>(sink)
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !writing.is_finished(),
+        "a write was acknowledged with the server gone"
+    );
+    let proxy = Proxy::start(port, server).await;
+    within("the second write", writing).await.unwrap().unwrap();
+    proxy
 }
 
 mod pg {
@@ -402,32 +439,11 @@ async fn postgres_write_waits_for_a_server_that_is_down_and_stores_everything_on
     let batch_a = records(&table, 0..6);
     let batch_b = records(&table, 6..12);
 
-    // Nothing listens yet: the sink keeps trying until the server appears.
-    let (url_a, table_a, a) = (proxied.clone(), table.clone(), batch_a.clone());
-    let first = tokio::spawn(async move {
-        let mut sink = PostgresSink::open(&url_a, &table_a).await?;
-        sink.write(&a).await?;
-        Ok::<_, PostgresError>(sink)
-    });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!first.is_finished(), "open succeeded with no server");
-    let proxy = Proxy::start(port, server).await;
-    let mut sink = within("the first write", first).await.unwrap().unwrap();
-
-    // The server goes away mid-run and comes back.
-    proxy.stop().await;
-    let b = batch_b.clone();
-    let second = tokio::spawn(async move {
-        sink.write(&b).await?;
-        Ok::<_, PostgresError>(sink)
-    });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        !second.is_finished(),
-        "a write was acknowledged with the server gone"
-    );
-    let proxy = Proxy::start(port, server).await;
-    within("the second write", second).await.unwrap().unwrap();
+    let sink = config::Sink::Postgres {
+        url: proxied,
+        table: table.clone(),
+    };
+    let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(pg::stored(&db, &table).await, (ids(&all), 12));
@@ -571,35 +587,12 @@ async fn nats_write_waits_for_a_server_that_is_down_and_stores_everything_once()
     let batch_a = records(&stream, 0..6);
     let batch_b = records(&stream, 6..12);
 
-    let (url_a, subject_a, stream_a, a) = (
-        proxied.clone(),
-        subject.clone(),
-        stream.clone(),
-        batch_a.clone(),
-    );
-    let first = tokio::spawn(async move {
-        let mut sink = NatsSink::open(&url_a, &subject_a, Some(&stream_a)).await?;
-        sink.write(&a).await?;
-        Ok::<_, NatsError>(sink)
-    });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!first.is_finished(), "open succeeded with no server");
-    let proxy = Proxy::start(port, server).await;
-    let mut sink = within("the first write", first).await.unwrap().unwrap();
-
-    proxy.stop().await;
-    let b = batch_b.clone();
-    let second = tokio::spawn(async move {
-        sink.write(&b).await?;
-        Ok::<_, NatsError>(sink)
-    });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        !second.is_finished(),
-        "a write was acknowledged with the server gone"
-    );
-    let proxy = Proxy::start(port, server).await;
-    within("the second write", second).await.unwrap().unwrap();
+    let sink = config::Sink::Nats {
+        url: proxied,
+        subject: subject.clone(),
+        stream: Some(stream.clone()),
+    };
+    let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(js::stored(&js, &stream).await, (ids(&all), 12));
