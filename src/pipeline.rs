@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, NearPolicy};
 use crate::dedup::{self, Fingerprint, Keys};
 use crate::extract;
-use crate::fetch::feeds::{self, PollTicket, Poller};
+use crate::fetch::feeds::{self, PageClaim, PollTicket, Poller};
 use crate::fetch::http::Http;
 use crate::fetch::local;
 use crate::record::{Article, Body, DupMethod, Extracted, Record, timestamp};
@@ -53,6 +53,7 @@ pub enum Source {
 pub struct Ack {
     item: Option<ItemKey>,
     poll: Option<Arc<PollTicket>>,
+    page: Option<Arc<PageClaim>>,
 }
 
 impl std::fmt::Debug for Ack {
@@ -68,7 +69,13 @@ impl Ack {
         Ack {
             item: Some(item),
             poll: Some(poll),
+            page: None,
         }
+    }
+
+    /// Keeps the item's page claimed until the item leaves the pipeline.
+    pub fn hold_page(&mut self, claim: PageClaim) {
+        self.page = Some(Arc::new(claim));
     }
 
     pub fn item(&self) -> Option<&ItemKey> {
@@ -253,6 +260,7 @@ pub async fn run(
             http,
             state: state.clone(),
             tx: to_extract,
+            pages: Arc::default(),
             counters: counters.clone(),
             shutdown,
             once,

@@ -76,11 +76,22 @@ CREATE TABLE IF NOT EXISTS items (
 );
 ";
 
-/// A feed item: the feed's URL and the item's guid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Changes to the schema of a store made by an earlier version, in order;
+/// `PRAGMA user_version` counts how many were applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the page an item links to (normalized), so that a page listed by
+    // several feeds is fetched once.
+    "ALTER TABLE items ADD COLUMN page TEXT;
+     CREATE INDEX IF NOT EXISTS items_page ON items (page) WHERE page IS NOT NULL;",
+];
+
+/// A feed item: the feed's URL and the item's guid, with the page it links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemKey {
     pub feed: String,
     pub guid: String,
+    /// The linked page's normalized URL, when the item has a link.
+    pub page: Option<String>,
 }
 
 /// How an item left the pipeline. Every status but `Pending` is final: the
@@ -143,6 +154,7 @@ impl State {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        migrate(&conn).map_err(wrap)?;
         Ok(State { conn, path })
     }
 
@@ -226,6 +238,20 @@ impl State {
             )
             .optional()
             .map(|s| s.is_some_and(|s| s != ItemStatus::Pending.as_str()))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether an item of any feed that links to this page (normalized URL)
+    /// reached a final status: the page is not fetched again.
+    pub fn page_finished(&self, page: &str) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM items WHERE page = ?1 AND status != ?2 LIMIT 1",
+                params![page, ItemStatus::Pending.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
             .map_err(|e| self.err(e))
     }
 
@@ -328,6 +354,19 @@ impl State {
     }
 }
 
+/// Brings a store of any earlier version up to date. `SCHEMA` is the first
+/// version's layout, so a new store takes the same path as an old one.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in (0i64..).zip(MIGRATIONS).skip(applied.max(0) as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 fn upsert_item(
     conn: &Connection,
     item: &ItemKey,
@@ -336,10 +375,11 @@ fn upsert_item(
     at: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO items (feed, guid, status, attempts, record_id, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
-            attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6",
+            attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6,
+            page = COALESCE(?7, page)",
     )?
     .execute(params![
         item.feed,
@@ -347,7 +387,8 @@ fn upsert_item(
         status.as_str(),
         u32::from(status == ItemStatus::Pending),
         record_id,
-        at
+        at,
+        item.page
     ])
     .map(drop)
 }
@@ -375,5 +416,36 @@ mod tests {
         assert!(s.is_done("abc").unwrap());
         assert!(!s.is_done("abd").unwrap());
         assert_eq!(s.done_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_store_of_the_first_layout_is_migrated_and_keeps_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("state.sqlite")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO items (feed, guid, status, at) VALUES ('f', 'g', 'written', 'now')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = State::open(dir.path()).unwrap();
+        let old = ItemKey {
+            feed: "f".into(),
+            guid: "g".into(),
+            page: None,
+        };
+        assert!(s.item_finished(&old).unwrap());
+        let new = ItemKey {
+            guid: "h".into(),
+            page: Some("https://news.example/a".into()),
+            ..old
+        };
+        s.mark_item(&new, ItemStatus::Skipped, "now").unwrap();
+        assert!(s.page_finished("https://news.example/a").unwrap());
+        drop(s);
+        // Opening again applies nothing twice.
+        assert!(State::open(dir.path()).is_ok());
     }
 }

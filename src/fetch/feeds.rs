@@ -5,6 +5,7 @@
 //! of the response that carried it has finished the pipeline: after a crash
 //! the feed is fetched in full again and the unfinished items come back.
 
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::{self, Config};
+use crate::dedup::canonicalize_url;
 use crate::fetch::http::{FetchError, Http, Validators};
 use crate::fetch::local::FeedItem;
 use crate::pipeline::{Ack, Counters};
@@ -49,12 +51,44 @@ impl PollTicket {
     }
 }
 
+/// Pages being fetched or on their way through the pipeline, by normalized
+/// URL, across every feed and poll of this process: a page that two feeds
+/// list is fetched once. (Pages that finished are known to the state store.)
+#[derive(Default)]
+pub struct InFlightPages(Mutex<HashSet<String>>);
+
+impl InFlightPages {
+    /// The page for this item to fetch, unless another item already has it.
+    fn claim(self: &Arc<Self>, page: &str) -> Option<PageClaim> {
+        let mut pages = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        pages.insert(page.to_string()).then(|| PageClaim {
+            pages: self.clone(),
+            page: page.to_string(),
+        })
+    }
+}
+
+/// An item's hold on its page, released when the item leaves the pipeline
+/// by whatever way (written, skipped, failed, or dropped at shutdown).
+pub struct PageClaim {
+    pages: Arc<InFlightPages>,
+    page: String,
+}
+
+impl Drop for PageClaim {
+    fn drop(&mut self) {
+        let mut pages = self.pages.0.lock().unwrap_or_else(|e| e.into_inner());
+        pages.remove(&self.page);
+    }
+}
+
 /// Everything a feed task needs.
 pub struct Poller {
     pub cfg: Arc<Config>,
     pub http: Arc<Http>,
     pub state: Arc<Mutex<State>>,
     pub tx: Sender<Article>,
+    pub pages: Arc<InFlightPages>,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
     /// Poll each feed once (run --once, replay) instead of forever.
@@ -130,6 +164,10 @@ impl Poller {
             if self.shutdown.is_cancelled() {
                 return Ok(());
             }
+            // The cursor advances in the store once a poll's items are all
+            // finished (see `PollTicket`), so the store, not this task's copy,
+            // holds the validators the next request must carry.
+            fs.validators = self.lock().feed(&url)?.unwrap_or_default().validators;
             let span = tracing::info_span!("poll", feed = %url);
             fs = self.poll(&feed, fs).instrument(span).await?;
             self.lock().save_feed(&url, &fs)?;
@@ -242,6 +280,7 @@ impl Poller {
             let key = ItemKey {
                 feed: url.clone(),
                 guid: item.guid.clone(),
+                page: item.url.as_deref().and_then(canonicalize_url),
             };
             if !self.lock().item_finished(&key)? {
                 fresh.push((key, item));
@@ -306,6 +345,18 @@ impl Poller {
             // No page to fetch: what the feed says is all there is.
             return Ok(Some(article));
         };
+        if let Some(page) = article.ack.item().and_then(|k| k.page.clone()) {
+            let finished = self.lock().page_finished(&page)?;
+            match (!finished).then(|| self.pages.claim(&page)).flatten() {
+                Some(claim) => article.ack.hold_page(claim),
+                None => {
+                    tracing::debug!(page, "page already fetched for another item");
+                    self.counters.skip("fetch", "page listed by another item");
+                    article.ack.finish(&self.state, ItemStatus::Skipped);
+                    return Ok(None);
+                }
+            }
+        }
         match self.http.get(&link, &Validators::default()).await {
             Ok(resp) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "ok").increment(1);
@@ -362,11 +413,14 @@ impl Poller {
     }
 }
 
-/// The feed's own hint (`<ttl>`, max-age) when it has one, else its interval;
-/// within the configured bounds either way.
+/// The configured interval, lengthened (never shortened) by the feed's own
+/// hint (`<ttl>`, max-age) up to `max_interval`: the operator decides how
+/// often a feed may be asked, the feed only how rarely it needs to be.
+/// `min_interval` is the floor under every configured interval.
 pub fn next_interval(interval: Duration, hint: Option<Duration>, poll: &config::Poll) -> Duration {
-    hint.unwrap_or(interval)
-        .clamp(poll.min_interval, poll.max_interval.max(poll.min_interval))
+    let interval = interval.max(poll.min_interval);
+    let hinted = hint.unwrap_or_default().min(poll.max_interval);
+    interval.max(hinted)
 }
 
 /// Exponential backoff after `errors` failures in a row.
@@ -384,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn feed_hints_are_honoured_within_bounds() {
+    fn feed_hints_lengthen_the_interval_but_never_shorten_it() {
         let p = poll();
         let ten_min = Duration::from_secs(600);
         assert_eq!(next_interval(ten_min, None, &p), ten_min);
@@ -393,12 +447,18 @@ mod tests {
             Duration::from_secs(1800)
         );
         assert_eq!(
-            next_interval(ten_min, Some(Duration::from_secs(5)), &p),
-            p.min_interval
+            next_interval(ten_min, Some(Duration::from_secs(15)), &p),
+            ten_min,
+            "max-age=15 does not make a 600 s feed poll every 15 s"
         );
         assert_eq!(
             next_interval(ten_min, Some(Duration::from_secs(86_400 * 7)), &p),
             p.max_interval
+        );
+        assert_eq!(
+            next_interval(Duration::from_secs(1), None, &p),
+            p.min_interval,
+            "no feed is asked more often than min_interval"
         );
     }
 

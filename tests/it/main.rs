@@ -5,6 +5,7 @@ mod daemon;
 mod dedup;
 mod extract;
 mod pipeline;
+mod polling;
 mod sinks;
 mod support;
 mod tag;

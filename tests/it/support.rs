@@ -56,3 +56,55 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
     .unwrap();
     path
 }
+
+/// A news page of its own for item `i`: a headline and a few paragraphs whose
+/// words differ from every other `i`'s, so no two pages are copies.
+pub fn article_page(i: usize) -> String {
+    const WORDS: [&str; 24] = [
+        "envoys",
+        "corridor",
+        "monitoring",
+        "delegation",
+        "harbour",
+        "winter",
+        "grid",
+        "observers",
+        "schedule",
+        "annex",
+        "border",
+        "convoy",
+        "ministry",
+        "statement",
+        "draft",
+        "summit",
+        "grain",
+        "prisoners",
+        "mayor",
+        "railway",
+        "reservoir",
+        "bridge",
+        "clinic",
+        "school",
+    ];
+    let sentence = |k: usize| -> String {
+        let words: Vec<&str> = (0..14)
+            .map(|j| WORDS[(i * 131 + k * 17 + j * j * 7 + j * (i % 5 + 1)) % WORDS.len()])
+            .collect();
+        format!(
+            "Report {i}, part {k}: the {} said on day {}.",
+            words.join(" "),
+            i * 3 + k
+        )
+    };
+    let paragraphs: String = (0..5)
+        .map(|p| {
+            let text: Vec<String> = (0..3).map(|s| sentence(p * 3 + s)).collect();
+            format!("<p>{}</p>", text.join(" "))
+        })
+        .collect();
+    format!(
+        "<html><head><title>Dispatch {i}</title></head><body><nav><a href=\"/\">Home</a></nav>\
+         <article><h1>Dispatch number {i} from the talks</h1>{paragraphs}</article>\
+         <footer>All rights reserved</footer></body></html>"
+    )
+}
