@@ -311,11 +311,7 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let cfg = load_config(config)?;
     let record = one_record(path, &cfg)?;
     // An existing store is consulted, never created by a query.
-    let state = if cfg.state_dir.join("state.sqlite").exists() {
-        Some(State::open(&cfg.state_dir)?)
-    } else {
-        None
-    };
+    let state = State::open_read_only(&cfg.state_dir)?;
     let index = pipeline::build_index(&cfg, state.as_ref())?;
     let keys = Keys {
         canonical_url: record.canonical_url.as_deref(),

@@ -17,6 +17,18 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "state folder {dir} is in use by another tidings process{}; stop it, or give this one \
+         another [state] dir",
+        .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked { dir: PathBuf, holder: Option<u32> },
+    #[error("cannot lock state folder {dir}")]
+    Lock {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("state store {path}")]
     Sqlite {
         path: PathBuf,
@@ -42,6 +54,9 @@ pub struct Done {
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    /// Held while the store is open for writing: one writer per folder.
+    /// The OS drops the lock with the process, however it ends.
+    _lock: Option<std::fs::File>,
 }
 
 const SCHEMA: &str = "
@@ -132,12 +147,30 @@ pub struct FeedState {
 }
 
 impl State {
-    /// Opens (creating when missing) the store in `dir`.
+    /// Opens (creating when missing) the store in `dir` for this process
+    /// alone: a second process that opens the same folder gets
+    /// [`StateError::Locked`] naming the first one's pid.
     pub fn open(dir: &Path) -> Result<State, StateError> {
         std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
+        let lock = lock_folder(dir)?;
+        let mut state = State::connect(dir)?;
+        state._lock = Some(lock);
+        Ok(state)
+    }
+
+    /// Opens an existing store to read it beside a running writer (SQLite's
+    /// WAL lets readers in); `None` when there is no store yet.
+    pub fn open_read_only(dir: &Path) -> Result<Option<State>, StateError> {
+        if !dir.join("state.sqlite").exists() {
+            return Ok(None);
+        }
+        State::connect(dir).map(Some)
+    }
+
+    fn connect(dir: &Path) -> Result<State, StateError> {
         let path = dir.join("state.sqlite");
         let wrap = |source| StateError::Sqlite {
             path: path.clone(),
@@ -155,7 +188,11 @@ impl State {
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
         migrate(&conn).map_err(wrap)?;
-        Ok(State { conn, path })
+        Ok(State {
+            conn,
+            path,
+            _lock: None,
+        })
     }
 
     fn err(&self, source: rusqlite::Error) -> StateError {
@@ -352,6 +389,40 @@ impl State {
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
+}
+
+/// Takes the folder's lock file and writes this process's pid into it, for
+/// the message another process gets.
+fn lock_folder(dir: &Path) -> Result<std::fs::File, StateError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("lock");
+    let err = |source| StateError::Lock {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(StateError::Locked {
+                dir: dir.to_path_buf(),
+                holder: pid.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+    }
+    file.set_len(0).map_err(err)?;
+    file.rewind().map_err(err)?;
+    writeln!(file, "{}", std::process::id()).map_err(err)?;
+    Ok(file)
 }
 
 /// Brings a store of any earlier version up to date. `SCHEMA` is the first

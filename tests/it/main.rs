@@ -3,6 +3,7 @@
 mod backfill;
 mod daemon;
 mod dedup;
+mod exactly_once;
 mod extract;
 mod pipeline;
 mod polling;

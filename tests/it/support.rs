@@ -108,3 +108,29 @@ pub fn article_page(i: usize) -> String {
          <footer>All rights reserved</footer></body></html>"
     )
 }
+
+/// A child process that is killed when the test ends, passed or failed, so
+/// that a failing test leaves no daemon behind holding its pipes.
+pub struct Daemon(pub std::process::Child);
+
+impl Daemon {
+    pub fn spawn(cmd: &mut Command) -> Daemon {
+        Daemon(cmd.spawn().expect("the tidings binary starts"))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
