@@ -113,6 +113,16 @@ pub struct Http {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub per_host_delay: Duration,
+    pub private_networks: PrivateNetworks,
+}
+
+/// Whether page links and redirects may reach non-public addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateNetworks {
+    /// Loopback, private, link-local, shared, unspecified and multicast
+    /// addresses are fetched only on the origin of the feed that listed the link.
+    Deny,
+    Allow,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +348,10 @@ fn http(s: &mut Section<'_>) -> Http {
         concurrency: s.int("concurrency", 32, 1..=10_000) as usize,
         per_host_concurrency: s.int("per_host_concurrency", 2, 1..=1000) as usize,
         per_host_delay: Duration::from_millis(s.int("per_host_delay_ms", 250, 0..=600_000)),
+        private_networks: match s.choice("private_networks", &["deny", "allow"]) {
+            "allow" => PrivateNetworks::Allow,
+            _ => PrivateNetworks::Deny,
+        },
     }
 }
 
@@ -706,6 +720,26 @@ mod tests {
         let p = problems("[state]\ndir = \"x\"\n= 2\n");
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].ends_with(" (line 3)"), "{p:?}");
+    }
+
+    #[test]
+    fn private_networks_are_denied_unless_allowed() {
+        let http = |extra: &str| {
+            Config::parse(&format!("[http]\n{extra}\n"), "t.toml", Path::new("."))
+                .map(|c| c.http.private_networks)
+        };
+        assert_eq!(http("").unwrap(), PrivateNetworks::Deny);
+        assert_eq!(
+            http("private_networks = \"allow\"").unwrap(),
+            PrivateNetworks::Allow
+        );
+        let p = problems("[http]\nprivate_networks = \"sometimes\"\n");
+        assert_eq!(
+            p,
+            [
+                "t.toml: http.private_networks: unknown value \"sometimes\", expected \"deny\" or \"allow\" (line 2)"
+            ]
+        );
     }
 
     #[test]

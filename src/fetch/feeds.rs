@@ -144,7 +144,10 @@ impl Poller {
         let url = feed.url.to_string();
         let now = Utc::now();
         let interval = feed.interval.unwrap_or(self.cfg.poll.interval);
-        let result = self.http.get(&feed.url, &fs.validators).await;
+        let result = self
+            .http
+            .get(&feed.url, &fs.validators, &feed.url.origin())
+            .await;
         let parsed = result.and_then(|resp| {
             if resp.status == 304 {
                 return Ok((resp, None));
@@ -236,6 +239,8 @@ impl Poller {
             tags: feed.tags.clone(),
         };
         let language = parsed.language.clone();
+        // Only the feed's own origin may be private (see http's network policy).
+        let origin = feed.url.origin();
         let mut fresh = Vec::new();
         for entry in parsed.entries {
             let item = FeedItem::from_entry(entry, language.clone());
@@ -263,7 +268,7 @@ impl Poller {
             .map(|(key, item)| {
                 let ack = Ack::new(key.clone(), ticket.clone());
                 let span = tracing::debug_span!("item", guid = %key.guid);
-                self.item_article(item, source.clone(), ack, received_at)
+                self.item_article(item, source.clone(), &origin, ack, received_at)
                     .instrument(span)
             })
             // In feed order: concurrent fetches, deterministic hand-off.
@@ -285,6 +290,7 @@ impl Poller {
         &self,
         item: FeedItem,
         source: Source,
+        feed: &url::Origin,
         ack: Ack,
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<Option<Article>> {
@@ -306,7 +312,7 @@ impl Poller {
             // No page to fetch: what the feed says is all there is.
             return Ok(Some(article));
         };
-        match self.http.get(&link, &Validators::default()).await {
+        match self.http.get(&link, &Validators::default(), feed).await {
             Ok(resp) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "ok").increment(1);
                 article.url = Some(resp.url.to_string());
