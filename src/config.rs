@@ -1,15 +1,20 @@
 //! Configuration: parsed and validated once at start-up.
 //!
-//! The TOML is read into `Raw*` structs (serde, unknown keys rejected with their
-//! path), then every value is checked and turned into a [`Config`] with no
-//! `Option`s left to interpret. All problems are collected, not just the first,
+//! The TOML is parsed into a table that keeps the position of every key, then
+//! each section is read with a [`Section`], which checks types, ranges and
+//! unknown keys (naming their path, `sinks[0].pth`, and line) and carries on
+//! after a problem; then the entries are checked against each other (two
+//! sinks writing to one place, a feed listed twice). The result is a
+//! [`Config`] with no `Option`s left to interpret, or every problem at once,
 //! so `tidings check` can list them in one go.
 
+mod section;
+
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+pub use section::{Report, Section};
 
 /// The config compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED: &str = include_str!("../config/tidings.toml");
@@ -20,15 +25,21 @@ pub struct Problem {
     pub file: String,
     pub key: String,
     pub message: String,
+    /// The 1-based line of the key (or of its table, for a missing key).
+    pub line: Option<usize>,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.file, self.key, self.message)
+        write!(f, "{}: ", self.file)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
         }
+        write!(f, "{}", self.message)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
     }
 }
 
@@ -36,121 +47,6 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct ConfigError(pub Vec<Problem>);
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    state: RawState,
-    #[serde(default)]
-    pipeline: RawPipeline,
-    #[serde(default)]
-    extract: RawExtract,
-    #[serde(default)]
-    dedup: RawDedup,
-    #[serde(default)]
-    tag: RawTag,
-    #[serde(default)]
-    http: RawHttp,
-    #[serde(default)]
-    poll: RawPoll,
-    #[serde(default)]
-    metrics: RawMetrics,
-    #[serde(default)]
-    feeds: Vec<RawFeed>,
-    #[serde(default)]
-    sinks: Vec<RawSink>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawState {
-    dir: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPipeline {
-    channel_capacity: Option<i64>,
-    extract_workers: Option<i64>,
-    tag_workers: Option<i64>,
-    batch_size: Option<i64>,
-    batch_timeout_ms: Option<i64>,
-    shutdown_grace_secs: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawExtract {
-    max_html_mib: Option<f64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDedup {
-    seeds: Option<String>,
-    near: Option<String>,
-    window_days: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawTag {
-    taxonomy: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    user_agent: Option<String>,
-    contact: Option<String>,
-    connect_timeout_secs: Option<i64>,
-    timeout_secs: Option<i64>,
-    max_body_mib: Option<f64>,
-    max_redirects: Option<i64>,
-    concurrency: Option<i64>,
-    per_host_concurrency: Option<i64>,
-    per_host_delay_ms: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPoll {
-    interval_secs: Option<i64>,
-    min_interval_secs: Option<i64>,
-    max_interval_secs: Option<i64>,
-    jitter: Option<f64>,
-    max_backoff_secs: Option<i64>,
-    dead_after_days: Option<i64>,
-    full_text_min_words: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawMetrics {
-    listen: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFeed {
-    url: String,
-    name: Option<String>,
-    interval_secs: Option<i64>,
-    #[serde(default)]
-    tags: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSink {
-    kind: String,
-    path: Option<String>,
-    url: Option<String>,
-    table: Option<String>,
-    subject: Option<String>,
-    stream: Option<String>,
-}
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -217,6 +113,16 @@ pub struct Http {
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub per_host_delay: Duration,
+    pub private_networks: PrivateNetworks,
+}
+
+/// Whether page links and redirects may reach non-public addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateNetworks {
+    /// Loopback, private, link-local, shared, unspecified and multicast
+    /// addresses are fetched only on the origin of the feed that listed the link.
+    Deny,
+    Allow,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +179,7 @@ impl Config {
                         file: origin.clone(),
                         key: String::new(),
                         message: format!("cannot read config: {e}"),
+                        line: None,
                     }])
                 })?;
                 let base = path.parent().unwrap_or(Path::new("."));
@@ -284,37 +191,25 @@ impl Config {
 
     /// Parses TOML text; relative paths resolve against `base`.
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
-        let problem = |key: String, message: String| Problem {
-            file: origin.to_string(),
-            key,
-            message,
-        };
-        let located = |e: &toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            match line {
-                Some(n) => format!("{} (line {n})", one_line(e.message())),
-                None => one_line(e.message()),
+        let report = Report::new(origin, text);
+        let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            // What the parser recovered may be missing whole tables: checking
+            // it would add problems that are not there.
+            for e in &syntax {
+                let line = e.span().map(|s| report.line(s.start));
+                report.push("", line, one_line(e.message()));
             }
-        };
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| ConfigError(vec![problem(String::new(), located(&e))]))?;
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let key = if key == "." { String::new() } else { key };
-            ConfigError(vec![problem(key, located(e.inner()))])
-        })?;
-        let mut v = Validator {
-            problems: Vec::new(),
-            origin,
-            base,
-        };
-        let config = v.config(raw);
-        if v.problems.is_empty() {
+            return Err(ConfigError(report.into_problems()));
+        }
+        let mut root = report.root(doc.get_ref());
+        let config = read(&mut root, origin, base);
+        root.finish();
+        let problems = report.into_problems();
+        if problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError(v.problems))
+            Err(ConfigError(problems))
         }
     }
 }
@@ -323,358 +218,428 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-struct Validator<'a> {
-    problems: Vec<Problem>,
-    origin: &'a str,
-    base: &'a Path,
+/// A path relative to the config's folder; reported when empty.
+fn path(s: &mut Section<'_>, name: &'static str, base: &Path) -> Option<PathBuf> {
+    let value = s.str(name)?;
+    if value.trim().is_empty() {
+        s.problem(name, "must not be empty");
+    }
+    Some(base.join(value))
 }
 
-impl Validator<'_> {
-    fn report(&mut self, key: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.origin.to_string(),
-            key: key.to_string(),
-            message: message.into(),
-        });
-    }
+fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
+    let mut s = root.table("state");
+    let state_dir = path(&mut s, "dir", base).unwrap_or_else(|| base.join("data"));
+    s.finish();
 
-    fn path(&mut self, key: &str, value: &str) -> PathBuf {
-        if value.trim().is_empty() {
-            self.report(key, "must not be empty");
-        }
-        self.base.join(value)
-    }
+    let mut s = root.table("pipeline");
+    let pipeline = pipeline(&mut s);
+    s.finish();
 
-    /// An integer within `min..=max`, or `default` when absent.
-    fn int(&mut self, key: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> u64 {
-        let v = value.unwrap_or(default);
-        if v < min || v > max {
-            self.report(key, format!("{v} is out of range {min}..={max}"));
-            return default as u64;
-        }
-        v as u64
-    }
+    let mut s = root.table("extract");
+    let extract = Extract {
+        max_html_bytes: mib(s.float("max_html_mib", 8.0, 0.001..=1024.0)),
+    };
+    s.finish();
 
-    fn workers(&mut self, key: &str, value: Option<i64>) -> usize {
-        match self.int(key, value, 0, 0, 256) {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n as usize,
-        }
-    }
-
-    fn config(&mut self, raw: RawConfig) -> Config {
-        let state_dir = self.path("state.dir", raw.state.dir.as_deref().unwrap_or("data"));
-        let p = raw.pipeline;
-        let pipeline = Pipeline {
-            channel_capacity: self.int(
-                "pipeline.channel_capacity",
-                p.channel_capacity,
-                64,
-                1,
-                100_000,
-            ) as usize,
-            extract_workers: self.workers("pipeline.extract_workers", p.extract_workers),
-            tag_workers: self.workers("pipeline.tag_workers", p.tag_workers),
-            batch_size: self.int("pipeline.batch_size", p.batch_size, 64, 1, 100_000) as usize,
-            batch_timeout: Duration::from_millis(self.int(
-                "pipeline.batch_timeout_ms",
-                p.batch_timeout_ms,
-                500,
-                1,
-                600_000,
-            )),
-            shutdown_grace: Duration::from_secs(self.int(
-                "pipeline.shutdown_grace_secs",
-                p.shutdown_grace_secs,
-                30,
-                0,
-                3600,
-            )),
-        };
-        let mib = raw.extract.max_html_mib.unwrap_or(8.0);
-        if !(mib > 0.0 && mib <= 1024.0) {
-            self.report(
-                "extract.max_html_mib",
-                format!("{mib} is out of range (0, 1024]"),
-            );
-        }
-        let extract = Extract {
-            max_html_bytes: (mib.clamp(0.001, 1024.0) * 1024.0 * 1024.0) as usize,
-        };
-        let near = match raw.dedup.near.as_deref().unwrap_or("flag") {
-            "flag" => NearPolicy::Flag,
+    let mut s = root.table("dedup");
+    let dedup = Dedup {
+        seeds: path(&mut s, "seeds", base),
+        near: match s.choice("near", &["flag", "drop"]) {
             "drop" => NearPolicy::Drop,
-            other => {
-                self.report(
-                    "dedup.near",
-                    format!("unknown policy {other:?}, expected \"flag\" or \"drop\""),
-                );
-                NearPolicy::Flag
-            }
-        };
-        let dedup = Dedup {
-            seeds: raw.dedup.seeds.map(|s| self.path("dedup.seeds", &s)),
-            near,
-            window: Duration::from_secs(
-                86_400 * self.int("dedup.window_days", raw.dedup.window_days, 30, 1, 36_500),
-            ),
-        };
-        let tag = Tag {
-            taxonomy: raw.tag.taxonomy.map(|s| self.path("tag.taxonomy", &s)),
-        };
-        let http = self.http(raw.http);
-        let poll = self.poll(raw.poll);
-        let metrics_listen = raw.metrics.listen.and_then(|l| match l.parse() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                self.report(
-                    "metrics.listen",
-                    format!("{l:?} is not an address such as 127.0.0.1:9464"),
-                );
-                None
-            }
-        });
-        let feeds = raw
-            .feeds
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, f)| self.feed(i, f))
-            .collect();
-        let sinks: Vec<Sink> = raw
-            .sinks
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, s)| self.sink(i, s))
-            .collect();
-        let sinks = if sinks.is_empty() {
-            // A config without sinks still writes somewhere a user will look.
-            vec![Sink::Jsonl {
-                path: self.base.join("out/records.jsonl"),
-            }]
-        } else {
-            sinks
-        };
-        Config {
-            origin: self.origin.to_string(),
-            state_dir,
-            pipeline,
-            extract,
-            dedup,
-            tag,
-            http,
-            poll,
-            metrics_listen,
-            feeds,
-            sinks,
-        }
-    }
+            _ => NearPolicy::Flag,
+        },
+        window: Duration::from_secs(86_400 * s.int("window_days", 30, 1..=36_500)),
+    };
+    s.finish();
 
-    fn http(&mut self, raw: RawHttp) -> Http {
-        let mut user_agent = raw
-            .user_agent
-            .unwrap_or_else(|| format!("tidings/{}", env!("CARGO_PKG_VERSION")));
-        if let Some(contact) = raw.contact {
-            user_agent = format!("{user_agent} (+{contact})");
-        }
-        if user_agent.chars().any(|c| c.is_control()) {
-            self.report("http.user_agent", "must not contain control characters");
-        }
-        let mib = raw.max_body_mib.unwrap_or(16.0);
-        if !(mib > 0.0 && mib <= 1024.0) {
-            self.report(
-                "http.max_body_mib",
-                format!("{mib} is out of range (0, 1024]"),
+    let mut s = root.table("tag");
+    let tag = Tag {
+        taxonomy: path(&mut s, "taxonomy", base),
+    };
+    s.finish();
+
+    let mut s = root.table("http");
+    let http = http(&mut s);
+    s.finish();
+
+    let mut s = root.table("poll");
+    let poll = poll(&mut s);
+    s.finish();
+
+    let mut s = root.table("metrics");
+    let metrics_listen = s.str("listen").and_then(|l| match l.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            s.problem(
+                "listen",
+                format!("{l:?} is not an address such as 127.0.0.1:9464"),
             );
+            None
         }
-        Http {
-            user_agent,
-            connect_timeout: Duration::from_secs(self.int(
-                "http.connect_timeout_secs",
-                raw.connect_timeout_secs,
-                10,
-                1,
-                300,
-            )),
-            timeout: Duration::from_secs(self.int(
-                "http.timeout_secs",
-                raw.timeout_secs,
-                30,
-                1,
-                3600,
-            )),
-            max_body_bytes: (mib.clamp(0.001, 1024.0) * 1024.0 * 1024.0) as usize,
-            max_redirects: self.int("http.max_redirects", raw.max_redirects, 10, 0, 10) as usize,
-            concurrency: self.int("http.concurrency", raw.concurrency, 32, 1, 10_000) as usize,
-            per_host_concurrency: self.int(
-                "http.per_host_concurrency",
-                raw.per_host_concurrency,
-                2,
-                1,
-                1000,
-            ) as usize,
-            per_host_delay: Duration::from_millis(self.int(
-                "http.per_host_delay_ms",
-                raw.per_host_delay_ms,
-                250,
-                0,
-                600_000,
-            )),
+    });
+    s.finish();
+
+    let feeds = feeds(root.tables("feeds"));
+    let sinks = sinks(root.tables("sinks"), base);
+    let sinks = if sinks.is_empty() {
+        // A config without sinks still writes somewhere a user will look.
+        vec![Sink::Jsonl {
+            path: base.join("out/records.jsonl"),
+        }]
+    } else {
+        sinks
+    };
+    Config {
+        origin: origin.to_string(),
+        state_dir,
+        pipeline,
+        extract,
+        dedup,
+        tag,
+        http,
+        poll,
+        metrics_listen,
+        feeds,
+        sinks,
+    }
+}
+
+fn mib(n: f64) -> usize {
+    (n * 1024.0 * 1024.0) as usize
+}
+
+/// A worker count; 0 means one per core.
+fn workers(s: &mut Section<'_>, name: &'static str) -> usize {
+    match s.int(name, 0, 0..=256) {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n as usize,
+    }
+}
+
+fn pipeline(s: &mut Section<'_>) -> Pipeline {
+    Pipeline {
+        channel_capacity: s.int("channel_capacity", 64, 1..=100_000) as usize,
+        extract_workers: workers(s, "extract_workers"),
+        tag_workers: workers(s, "tag_workers"),
+        batch_size: s.int("batch_size", 64, 1..=100_000) as usize,
+        batch_timeout: Duration::from_millis(s.int("batch_timeout_ms", 500, 1..=600_000)),
+        shutdown_grace: Duration::from_secs(s.int("shutdown_grace_secs", 30, 0..=3600)),
+    }
+}
+
+fn http(s: &mut Section<'_>) -> Http {
+    let mut user_agent = s.str("user_agent").map_or_else(
+        || format!("tidings/{}", env!("CARGO_PKG_VERSION")),
+        str::to_string,
+    );
+    if let Some(contact) = s.str("contact") {
+        user_agent = format!("{user_agent} (+{contact})");
+    }
+    if user_agent.chars().any(|c| c.is_control()) {
+        s.problem("user_agent", "must not contain control characters");
+    }
+    Http {
+        user_agent,
+        connect_timeout: Duration::from_secs(s.int("connect_timeout_secs", 10, 1..=300)),
+        timeout: Duration::from_secs(s.int("timeout_secs", 30, 1..=3600)),
+        max_body_bytes: mib(s.float("max_body_mib", 16.0, 0.001..=1024.0)),
+        max_redirects: s.int("max_redirects", 10, 0..=10) as usize,
+        concurrency: s.int("concurrency", 32, 1..=10_000) as usize,
+        per_host_concurrency: s.int("per_host_concurrency", 2, 1..=1000) as usize,
+        per_host_delay: Duration::from_millis(s.int("per_host_delay_ms", 250, 0..=600_000)),
+        private_networks: match s.choice("private_networks", &["deny", "allow"]) {
+            "allow" => PrivateNetworks::Allow,
+            _ => PrivateNetworks::Deny,
+        },
+    }
+}
+
+fn poll(s: &mut Section<'_>) -> Poll {
+    let mut secs = |name, default| Duration::from_secs(s.int(name, default, 1..=30 * 86_400));
+    let interval = secs("interval_secs", 600);
+    let min_interval = secs("min_interval_secs", 60);
+    let max_interval = secs("max_interval_secs", 6 * 3600);
+    let max_backoff = secs("max_backoff_secs", 6 * 3600);
+    if min_interval > max_interval {
+        s.problem("min_interval_secs", "is above poll.max_interval_secs");
+    }
+    Poll {
+        interval,
+        min_interval,
+        max_interval,
+        jitter: s.float("jitter", 0.1, 0.0..=0.5),
+        max_backoff,
+        dead_after: Duration::from_secs(86_400 * s.int("dead_after_days", 3, 1..=365)),
+        full_text_min_words: s.int("full_text_min_words", 150, 0..=100_000) as usize,
+    }
+}
+
+fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
+    let read: Vec<Option<Feed>> = entries.iter_mut().map(feed).collect();
+    for (j, b) in read.iter().enumerate() {
+        let Some(b) = b else { continue };
+        let first = read[..j]
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| same_feed(&a.url, &b.url)));
+        if let Some(i) = first {
+            let other = entry_at(&entries[i], "url");
+            entries[j].problem("url", format!("same feed as {other}"));
         }
     }
-
-    fn poll(&mut self, raw: RawPoll) -> Poll {
-        let secs = |v: &mut Self, key: &str, value, default| {
-            Duration::from_secs(v.int(key, value, default, 1, 30 * 86_400))
-        };
-        let poll = Poll {
-            interval: secs(self, "poll.interval_secs", raw.interval_secs, 600),
-            min_interval: secs(self, "poll.min_interval_secs", raw.min_interval_secs, 60),
-            max_interval: secs(
-                self,
-                "poll.max_interval_secs",
-                raw.max_interval_secs,
-                6 * 3600,
-            ),
-            jitter: raw.jitter.unwrap_or(0.1),
-            max_backoff: secs(
-                self,
-                "poll.max_backoff_secs",
-                raw.max_backoff_secs,
-                6 * 3600,
-            ),
-            dead_after: Duration::from_secs(
-                86_400 * self.int("poll.dead_after_days", raw.dead_after_days, 3, 1, 365),
-            ),
-            full_text_min_words: self.int(
-                "poll.full_text_min_words",
-                raw.full_text_min_words,
-                150,
-                0,
-                100_000,
-            ) as usize,
-        };
-        if !(0.0..=0.5).contains(&poll.jitter) {
-            self.report(
-                "poll.jitter",
-                format!("{} is out of range 0..=0.5", poll.jitter),
-            );
-        }
-        if poll.min_interval > poll.max_interval {
-            self.report("poll.min_interval_secs", "is above poll.max_interval_secs");
-        }
-        poll
+    for s in entries {
+        s.finish();
     }
+    read.into_iter().flatten().collect()
+}
 
-    fn feed(&mut self, i: usize, raw: RawFeed) -> Option<Feed> {
-        let key = format!("feeds[{i}]");
-        let url = match url::Url::parse(&raw.url) {
+/// Whether two feed URLs fetch the same thing. `Url` has already folded the
+/// scheme and host case, dropped a default port and given an empty path its
+/// `/`; a fragment is never sent to the server.
+fn same_feed(a: &url::Url, b: &url::Url) -> bool {
+    a[..url::Position::AfterQuery] == b[..url::Position::AfterQuery]
+}
+
+/// Another entry, for a message: `sinks[0] on line 5`.
+fn entry_at(s: &Section<'_>, name: &str) -> String {
+    match s.line_of(name) {
+        Some(n) => format!("{} on line {n}", s.key("")),
+        None => s.key(""),
+    }
+}
+
+fn feed(s: &mut Section<'_>) -> Option<Feed> {
+    let url = s
+        .required_str("url")
+        .and_then(|raw| match url::Url::parse(raw) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             Ok(u) => {
-                self.report(
-                    &format!("{key}.url"),
+                s.problem(
+                    "url",
                     format!("scheme {:?} is not http or https", u.scheme()),
                 );
                 None
             }
             Err(e) => {
-                self.report(
-                    &format!("{key}.url"),
-                    format!("{:?} is not a URL: {e}", raw.url),
-                );
+                s.problem("url", format!("{raw:?} is not a URL: {e}"));
                 None
             }
-        };
-        let interval = raw.interval_secs.map(|s| {
-            Duration::from_secs(self.int(
-                &format!("{key}.interval_secs"),
-                Some(s),
-                600,
-                10,
-                604_800,
-            ))
         });
-        Some(Feed {
-            url: url?,
-            name: raw.name,
-            interval,
-            tags: raw.tags,
-        })
+    let name = s.str("name").map(str::to_string);
+    let interval = s
+        .opt_int("interval_secs", 10..=604_800)
+        .map(Duration::from_secs);
+    let tags = s.strings("tags").into_iter().map(str::to_string).collect();
+    Some(Feed {
+        url: url?,
+        name,
+        interval,
+        tags,
+    })
+}
+
+fn sinks(mut entries: Vec<Section<'_>>, base: &Path) -> Vec<Sink> {
+    let read: Vec<Option<Sink>> = entries.iter_mut().map(|s| sink(s, base)).collect();
+    let targets: Vec<Option<Target>> = read.iter().map(|s| s.as_ref().map(target)).collect();
+    for (j, b) in targets.iter().enumerate() {
+        let Some(b) = b else { continue };
+        let first = targets[..j]
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| a.clashes(b)));
+        if let Some(i) = first {
+            let (name, what) = b.describe();
+            let other = entry_at(&entries[i], name);
+            entries[j].problem(name, format!("{what} {other}"));
+        }
+    }
+    for s in entries {
+        s.finish();
+    }
+    read.into_iter().flatten().collect()
+}
+
+fn sink(s: &mut Section<'_>, base: &Path) -> Option<Sink> {
+    let Some(kind) = s.required_str("kind") else {
+        // Which keys belong here depends on the kind: none can be judged.
+        s.skip_unread();
+        return None;
+    };
+    match kind {
+        "stdout" => Some(Sink::Stdout),
+        "jsonl" => {
+            s.required_str("path")?;
+            Some(Sink::Jsonl {
+                path: path(s, "path", base)?,
+            })
+        }
+        "postgres" => {
+            let url = s.required_str("url");
+            let table = s.str("table").unwrap_or("records");
+            let url = url?;
+            let problems = crate::sink::validate_postgres(url, table);
+            for p in &problems {
+                s.problem("", p.clone());
+            }
+            problems.is_empty().then(|| Sink::Postgres {
+                url: url.to_string(),
+                table: table.to_string(),
+            })
+        }
+        "nats" => {
+            let url = s.required_str("url");
+            let subject = s.required_str("subject");
+            let stream = s.str("stream");
+            let (url, subject) = (url?, subject?);
+            let problems = crate::sink::validate_nats(url, subject, stream);
+            for p in &problems {
+                s.problem("", p.clone());
+            }
+            problems.is_empty().then(|| Sink::Nats {
+                url: url.to_string(),
+                subject: subject.to_string(),
+                stream: stream.map(str::to_string),
+            })
+        }
+        other => {
+            s.problem(
+                "kind",
+                format!(
+                    "unknown sink kind {other:?}, expected \"jsonl\", \"stdout\", \"postgres\" or \"nats\""
+                ),
+            );
+            s.skip_unread();
+            None
+        }
+    }
+}
+
+/// Where a sink writes, to find two sinks writing to one place: the same
+/// file interleaves torn lines, the same table or subject gets every record
+/// twice from one run.
+#[derive(Debug, PartialEq)]
+enum Target {
+    File(PathBuf),
+    Stdout,
+    /// Servers as (host, port), lowercase, default port filled in.
+    Table {
+        servers: Vec<(String, u16)>,
+        database: String,
+        table: String,
+    },
+    Subject {
+        servers: Vec<(String, u16)>,
+        subject: String,
+    },
+}
+
+impl Target {
+    fn clashes(&self, other: &Target) -> bool {
+        let share = |a: &[(String, u16)], b: &[(String, u16)]| a.iter().any(|s| b.contains(s));
+        match (self, other) {
+            (
+                Target::Table {
+                    servers: a,
+                    database: da,
+                    table: ta,
+                },
+                Target::Table {
+                    servers: b,
+                    database: db,
+                    table: tb,
+                },
+            ) => da == db && ta == tb && share(a, b),
+            (
+                Target::Subject {
+                    servers: a,
+                    subject: sa,
+                },
+                Target::Subject {
+                    servers: b,
+                    subject: sb,
+                },
+            ) => sa == sb && share(a, b),
+            _ => self == other,
+        }
     }
 
-    fn sink(&mut self, i: usize, raw: RawSink) -> Option<Sink> {
-        let key = format!("sinks[{i}]");
-        let allowed: &[&str] = match raw.kind.as_str() {
-            "jsonl" => &["path"],
-            "stdout" => &[],
-            "postgres" => &["url", "table"],
-            "nats" => &["url", "subject", "stream"],
-            other => {
-                self.report(
-                    &format!("{key}.kind"),
-                    format!(
-                        "unknown sink kind {other:?}, expected \"jsonl\", \"stdout\", \"postgres\" or \"nats\""
-                    ),
-                );
-                return None;
-            }
-        };
-        let given = [
-            ("path", raw.path.is_some()),
-            ("url", raw.url.is_some()),
-            ("table", raw.table.is_some()),
-            ("subject", raw.subject.is_some()),
-            ("stream", raw.stream.is_some()),
-        ];
-        for (name, present) in given {
-            if present && !allowed.contains(&name) {
-                self.report(
-                    &format!("{key}.{name}"),
-                    format!("not a key of a {:?} sink", raw.kind),
-                );
-            }
-        }
-        let required = |v: &mut Self, name: &str, value: Option<String>| {
-            if value.is_none() {
-                v.report(
-                    &format!("{key}.{name}"),
-                    format!("required for a {} sink", raw.kind),
-                );
-            }
-            value
-        };
-        match raw.kind.as_str() {
-            "stdout" => Some(Sink::Stdout),
-            "jsonl" => {
-                let path = required(self, "path", raw.path)?;
-                Some(Sink::Jsonl {
-                    path: self.path(&format!("{key}.path"), &path),
-                })
-            }
-            "postgres" => {
-                let url = required(self, "url", raw.url)?;
-                let table = raw.table.unwrap_or_else(|| "records".to_string());
-                let problems = crate::sink::validate_postgres(&url, &table);
-                for p in &problems {
-                    self.report(&key, p.clone());
-                }
-                problems.is_empty().then_some(Sink::Postgres { url, table })
-            }
-            _ => {
-                let url = required(self, "url", raw.url);
-                let subject = required(self, "subject", raw.subject);
-                let (url, subject) = (url?, subject?);
-                let problems = crate::sink::validate_nats(&url, &subject, raw.stream.as_deref());
-                for p in &problems {
-                    self.report(&key, p.clone());
-                }
-                problems.is_empty().then_some(Sink::Nats {
-                    url,
-                    subject,
-                    stream: raw.stream,
-                })
-            }
+    /// The key a clash is reported at, and the words for it.
+    fn describe(&self) -> (&'static str, &'static str) {
+        match self {
+            Target::File(_) => ("path", "same file as"),
+            Target::Stdout => ("kind", "standard output is already written by"),
+            Target::Table { .. } => ("url", "same database and table as"),
+            Target::Subject { .. } => ("subject", "same server and subject as"),
         }
     }
+}
+
+fn target(sink: &Sink) -> Target {
+    match sink {
+        Sink::Jsonl { path } => Target::File(lexical(path)),
+        Sink::Stdout => Target::Stdout,
+        Sink::Postgres { url, table } => {
+            // Validated already; an unparsable URL names no server to share.
+            let config: Option<tokio_postgres::Config> = url.parse().ok();
+            let (servers, database) = config.map_or_else(Default::default, |c| {
+                let ports = c.get_ports();
+                let servers = c
+                    .get_hosts()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, host)| {
+                        let host = match host {
+                            tokio_postgres::config::Host::Tcp(h) => h.to_ascii_lowercase(),
+                            #[cfg(unix)]
+                            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                        };
+                        // One port applies to every host; none means 5432.
+                        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                        (host, port)
+                    })
+                    .collect();
+                // PostgreSQL's own default: the database named like the user.
+                let database = c.get_dbname().or(c.get_user()).unwrap_or_default();
+                (servers, database.to_string())
+            });
+            Target::Table {
+                servers,
+                database,
+                table: table.clone(),
+            }
+        }
+        Sink::Nats { url, subject, .. } => Target::Subject {
+            servers: url
+                .split(',')
+                .filter_map(|s| url::Url::parse(s.trim()).ok())
+                .filter_map(|u| {
+                    // nats:// is not a special scheme: Url keeps the host's case.
+                    let host = u.host_str()?.to_ascii_lowercase();
+                    Some((host, u.port().unwrap_or(4222)))
+                })
+                .collect(),
+            subject: subject.clone(),
+        },
+    }
+}
+
+/// `path` with `.` and `..` folded away without touching the file system (the
+/// file need not exist yet), so `out/a.jsonl` and `./x/../out/a.jsonl` match.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -741,6 +706,40 @@ mod tests {
                 "{key} missing in {p:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_at_the_start_of_a_line_is_reported_on_that_line() {
+        let p = problems("[state]\ndir = \"x\"\n[pipeline]\nchanel_capacity = 4\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].ends_with(" (line 4)"), "{p:?}");
+    }
+
+    #[test]
+    fn a_syntax_error_at_the_start_of_a_line_is_reported_on_that_line() {
+        let p = problems("[state]\ndir = \"x\"\n= 2\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].ends_with(" (line 3)"), "{p:?}");
+    }
+
+    #[test]
+    fn private_networks_are_denied_unless_allowed() {
+        let http = |extra: &str| {
+            Config::parse(&format!("[http]\n{extra}\n"), "t.toml", Path::new("."))
+                .map(|c| c.http.private_networks)
+        };
+        assert_eq!(http("").unwrap(), PrivateNetworks::Deny);
+        assert_eq!(
+            http("private_networks = \"allow\"").unwrap(),
+            PrivateNetworks::Allow
+        );
+        let p = problems("[http]\nprivate_networks = \"sometimes\"\n");
+        assert_eq!(
+            p,
+            [
+                "t.toml: http.private_networks: unknown value \"sometimes\", expected \"deny\" or \"allow\" (line 2)"
+            ]
+        );
     }
 
     #[test]

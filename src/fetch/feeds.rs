@@ -182,7 +182,10 @@ impl Poller {
         let url = feed.url.to_string();
         let now = Utc::now();
         let interval = feed.interval.unwrap_or(self.cfg.poll.interval);
-        let result = self.http.get(&feed.url, &fs.validators).await;
+        let result = self
+            .http
+            .get(&feed.url, &fs.validators, &feed.url.origin())
+            .await;
         let parsed = result.and_then(|resp| {
             if resp.status == 304 {
                 return Ok((resp, None));
@@ -274,6 +277,8 @@ impl Poller {
             tags: feed.tags.clone(),
         };
         let language = parsed.language.clone();
+        // Only the feed's own origin may be private (see http's network policy).
+        let origin = feed.url.origin();
         let mut fresh = Vec::new();
         for entry in parsed.entries {
             let item = FeedItem::from_entry(entry, language.clone());
@@ -302,7 +307,7 @@ impl Poller {
             .map(|(key, item)| {
                 let ack = Ack::new(key.clone(), ticket.clone());
                 let span = tracing::debug_span!("item", guid = %key.guid);
-                self.item_article(item, source.clone(), ack, received_at)
+                self.item_article(item, source.clone(), &origin, ack, received_at)
                     .instrument(span)
             })
             // In feed order: concurrent fetches, deterministic hand-off.
@@ -324,6 +329,7 @@ impl Poller {
         &self,
         item: FeedItem,
         source: Source,
+        feed: &url::Origin,
         ack: Ack,
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<Option<Article>> {
@@ -357,7 +363,7 @@ impl Poller {
                 }
             }
         }
-        match self.http.get(&link, &Validators::default()).await {
+        match self.http.get(&link, &Validators::default(), feed).await {
             Ok(resp) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "ok").increment(1);
                 article.url = Some(resp.url.to_string());

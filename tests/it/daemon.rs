@@ -630,3 +630,131 @@ async fn metrics_and_healthz_answer_and_sigterm_exits_cleanly() {
         "{first}"
     );
 }
+
+/// What an internal service would hold: it must never reach a record.
+const SECRET: &str = "INTERNAL-ONLY admin token 5f3a";
+
+/// A server standing for an internal service, with a page holding [`SECRET`]
+/// at `/secret`, expected to be asked `times` times.
+async fn internal_service(times: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let page = served("page-grain-deal.html", &server).replace(
+        "Traders said freight rates eased",
+        &format!("{SECRET}: rates eased"),
+    );
+    Mock::given(method("GET"))
+        .and(path("/secret"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html; charset=utf-8")
+                .set_body_string(page),
+        )
+        .expect(times)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A feed on `server` whose items link to `links`, and `/moved` on the same
+/// server redirecting to `redirect_to`.
+async fn feed_linking_to(server: &MockServer, links: &[String], redirect_to: &str) -> String {
+    let items: String = links
+        .iter()
+        .enumerate()
+        .map(|(i, link)| {
+            format!("<item><title>Item {i}</title><link>{link}</link><guid>item-{i}</guid></item>")
+        })
+        .collect();
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Links</title>{items}\
+         </channel></rss>"
+    );
+    Mock::given(path("/links.rss"))
+        .respond_with(feed_response(feed, "\"l\""))
+        .mount(server)
+        .await;
+    Mock::given(path("/moved"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", redirect_to))
+        .mount(server)
+        .await;
+    format!("{}/links.rss", server.uri())
+}
+
+#[tokio::test]
+async fn links_and_redirects_to_private_addresses_are_not_fetched() {
+    let internal = internal_service(0).await;
+    let port = internal.address().port();
+    let server = MockServer::start().await;
+    serve_pages(&server, &["talks-resume"], 1).await;
+    let links = [
+        format!("http://127.0.0.1:{port}/secret"),
+        format!("http://localhost:{port}/secret"),
+        format!("http://2130706433:{port}/secret"),
+        format!("http://0.0.0.0:{port}/secret"),
+        format!("http://[::ffff:127.0.0.1]:{port}/secret"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        format!("{}/moved", server.uri()),
+        "file:///etc/passwd".to_string(),
+        format!("gopher://127.0.0.1:{port}/secret"),
+        // The feed's own origin is the operator's choice, private or not.
+        format!("{}/news/talks-resume", server.uri()),
+    ];
+    let feed = feed_linking_to(&server, &links, &format!("{}/secret", internal.uri())).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &[feed], "");
+    let summary = run_once(&cfg).await;
+
+    assert_eq!(summary.written, 1, "{summary:?}");
+    assert_eq!(
+        summary.skipped.get("fetch: denied"),
+        Some(&9),
+        "{:?}",
+        summary.skipped
+    );
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(
+        written[0]["url"],
+        format!("{}/news/talks-resume", server.uri())
+    );
+    for r in &written {
+        assert!(!r.to_string().contains(SECRET), "{r}");
+    }
+    // Denied for good: a second poll tries none of them again.
+    let second = run_once(&cfg).await;
+    assert_eq!(second.skipped_total(), 0, "{second:?}");
+    internal.verify().await;
+}
+
+#[tokio::test]
+async fn private_networks_allow_fetches_them_but_never_other_schemes() {
+    let internal = internal_service(3).await;
+    let port = internal.address().port();
+    let server = MockServer::start().await;
+    let links = [
+        format!("http://127.0.0.1:{port}/secret"),
+        format!("http://localhost:{port}/secret"),
+        format!("{}/moved", server.uri()),
+        "file:///etc/passwd".to_string(),
+    ];
+    let feed = feed_linking_to(&server, &links, &format!("{}/secret", internal.uri())).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(dir.path(), &[feed], "private_networks = \"allow\"", "");
+    let summary = run_once(&cfg).await;
+
+    assert_eq!(
+        summary.skipped.get("fetch: denied"),
+        Some(&1),
+        "{:?}",
+        summary.skipped
+    );
+    let written = records(&dir.path().join("out.jsonl"));
+    assert!(
+        written
+            .iter()
+            .any(|r| r["text"].as_str().unwrap().contains(SECRET)),
+        "{written:?}"
+    );
+    internal.verify().await;
+}

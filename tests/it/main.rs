@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per behaviour area.
 
 mod backfill;
+mod config;
 mod daemon;
 mod dedup;
 mod exactly_once;
