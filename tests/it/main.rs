@@ -3,7 +3,10 @@
 mod backfill;
 mod daemon;
 mod dedup;
+mod encoding;
+mod errors;
 mod extract;
+mod logs;
 mod pipeline;
 mod sinks;
 mod support;
