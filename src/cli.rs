@@ -10,12 +10,13 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tracing::Level;
 
 use crate::config::{self, Config};
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::http::Http;
 use crate::fetch::local;
-use crate::observe::LogFormat;
+use crate::observe::{self, LogFormat};
 use crate::pipeline::{self, Source, Summary};
 use crate::record::{Body, Record};
 use crate::state::State;
@@ -154,35 +155,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the second.
-fn on_signals(shutdown: CancellationToken) {
+/// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the
+/// second. The handlers are in place when this returns, so a signal that
+/// comes early is not the default one that kills the process mid-write.
+fn on_signals(shutdown: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("watching SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("watching SIGINT")?;
+    async fn next(term: &mut Signal, int: &mut Signal) {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("cannot watch SIGTERM: {e}");
-                    return;
-                }
-            };
-        let next = async |term: &mut tokio::signal::unix::Signal| {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        };
-        next(&mut term).await;
-        eprintln!("tidings: stopping; finishing what is in flight (signal again to exit now)");
+        next(&mut term, &mut int).await;
+        observe::notice(
+            Level::INFO,
+            "stopping; finishing what is in flight (signal again to exit now)",
+        );
         shutdown.cancel();
-        next(&mut term).await;
-        eprintln!("tidings: exiting now; unfinished items come back on the next start");
+        next(&mut term, &mut int).await;
+        observe::notice(
+            Level::WARN,
+            "exiting now; unfinished items come back on the next start",
+        );
         std::process::exit(130);
     });
+    Ok(())
+}
+
+/// Runs the pipeline to its end and reports the summary; once shutdown is
+/// requested it gets `grace` to drain, then the run is abandoned (exit code
+/// 1: what did not reach every sink comes back next time).
+async fn run_to_end(
+    run: impl Future<Output = anyhow::Result<Summary>>,
+    shutdown: &CancellationToken,
+    grace: std::time::Duration,
+) -> anyhow::Result<i32> {
+    tokio::pin!(run);
+    tokio::select! {
+        summary = &mut run => {
+            report(&summary?);
+            Ok(0)
+        }
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::error!("items still in flight after the {}s grace period; they come back on the next start", grace.as_secs());
+            Ok(1)
+        }
+    }
 }
 
 async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     let shutdown = CancellationToken::new();
-    on_signals(shutdown.clone());
+    on_signals(shutdown.clone())?;
     if let Some(addr) = cfg.metrics_listen {
         let handle = crate::observe::install_metrics()?;
         let stop = shutdown.clone();
@@ -195,24 +221,13 @@ async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     if cfg.feeds.is_empty() {
         bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
     }
-    let grace = cfg.pipeline.shutdown_grace;
     let source = Source::Feeds {
         http: Arc::new(http),
         once,
         sequential: false,
     };
     let run = pipeline::run(&cfg, source, shutdown.clone(), None);
-    tokio::pin!(run);
-    tokio::select! {
-        summary = &mut run => {
-            eprintln!("{}", describe(&summary?));
-            Ok(0)
-        }
-        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::error!("items still in flight after the {}s grace period; they come back on the next start", grace.as_secs());
-            Ok(1)
-        }
-    }
+    run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await
 }
 
 /// The feeds a fixture was recorded with, so `replay` needs no config.
@@ -243,7 +258,7 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
     cfg.pipeline.extract_workers = 1;
     let http = Arc::new(Http::replay(dir, &cfg.http)?);
     let shutdown = CancellationToken::new();
-    on_signals(shutdown.clone());
+    on_signals(shutdown.clone())?;
     let mut total = Summary::default();
     for _ in 0..http.rounds() {
         let source = Source::Feeds {
@@ -260,7 +275,7 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
         }
         total.elapsed += s.elapsed;
     }
-    eprintln!("{}", describe(&total));
+    report(&total);
     Ok(0)
 }
 
@@ -345,34 +360,30 @@ async fn backfill(
     if let Some(out) = out {
         cfg.sinks = vec![config::Sink::Jsonl { path: out }];
     }
-    let inputs = if inputs.is_empty() {
-        vec![
-            cfg.dedup
-                .seeds
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("seeds")),
-        ]
-    } else {
-        inputs
+    let inputs = match (inputs.is_empty(), &cfg.dedup.seeds) {
+        (false, _) => local::list_inputs(&inputs)?,
+        (true, Some(dir)) => local::list_inputs(std::slice::from_ref(dir))?,
+        // The corpus the dedup index uses, compiled in: no checkout needed.
+        (true, None) => local::Input::embedded_seeds(),
     };
-    let files = local::list_inputs(&inputs)?;
-    let bar = progress_bar(files.len() as u64);
+    let bar = progress_bar(inputs.len() as u64);
     let progress: Option<pipeline::Progress> = bar.clone().map(|b| {
         let tick: pipeline::Progress = Arc::new(move || b.inc(1));
         tick
     });
     let shutdown = CancellationToken::new();
-    on_signals(shutdown.clone());
-    let summary = pipeline::run(&cfg, Source::Files(files), shutdown, progress).await?;
+    on_signals(shutdown.clone())?;
+    let run = pipeline::run(&cfg, Source::Files(inputs), shutdown.clone(), progress);
+    let code = run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    eprintln!("{}", describe(&summary));
-    Ok(0)
+    code
 }
 
+/// A progress bar on an interactive terminal, unless the logs are JSON.
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || observe::json_logs() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(len);
@@ -399,6 +410,22 @@ pub fn describe(s: &Summary) -> String {
     line
 }
 
+/// Prints the run summary: [`describe`] in text mode, its counts as fields
+/// in JSON mode.
+fn report(s: &Summary) {
+    let mut fields = serde_json::Map::new();
+    fields.insert("read".into(), s.read.into());
+    fields.insert("written".into(), s.written.into());
+    fields.insert("already_present".into(), s.already_present.into());
+    fields.insert("skipped".into(), s.skipped_total().into());
+    fields.insert("skipped_by_reason".into(), json!(s.skipped));
+    fields.insert(
+        "elapsed_secs".into(),
+        json!((s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0),
+    );
+    observe::console(Level::INFO, &describe(s), "run summary", fields);
+}
+
 /// Validates the config and the taxonomy it names; every problem on stdout.
 fn check(config: Option<&Path>) -> i32 {
     let cfg = match Config::load(config) {
@@ -422,7 +449,7 @@ fn check(config: Option<&Path>) -> i32 {
         println!("{file}: {problem}");
     }
     if problems.is_empty() {
-        eprintln!("tidings: {}: ok", cfg.origin);
+        observe::notice(Level::INFO, &format!("{}: ok", cfg.origin));
         0
     } else {
         1

@@ -1,13 +1,17 @@
 //! Observability: tracing logs (human or JSON) and Prometheus metrics with a
 //! `/healthz` probe on a small HTTP listener.
 
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,21 +22,86 @@ pub enum LogFormat {
     Json,
 }
 
-/// Logs go to standard error; `RUST_LOG` filters (default `default_level`).
+/// The format chosen at start-up, for what [`console`] prints.
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Logs go to standard error, coloured only when it is a terminal.
+/// `RUST_LOG` filters; by default tidings' own events show from
+/// `default_level` and other crates' only at ERROR: a parser's notes on a
+/// page it coped with (html5ever's "foster parenting not implemented") are
+/// no news to whoever runs tidings.
 pub fn init_logging(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let _ = FORMAT.set(format);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("error,tidings={default_level}")));
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder
+            .with_ansi(false)
             .json()
             .with_current_span(true)
             .with_span_list(true)
             .init(),
     }
+}
+
+/// Whether the logs are JSON (nothing but JSON may go to standard error).
+pub fn json_logs() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
+}
+
+/// Tells the person running tidings something whatever the log filter says:
+/// the run summary, shutdown notices, the error that ended the run. `text`
+/// as it is in text mode; in JSON mode one object shaped like the log events,
+/// with `message` and `fields` under `"fields"`, so that every line on
+/// standard error is JSON.
+pub fn console(level: Level, text: &str, message: &str, fields: Map<String, Value>) {
+    let line = match FORMAT.get() {
+        Some(LogFormat::Json) => {
+            let mut all = Map::new();
+            all.insert("message".into(), message.into());
+            all.extend(fields);
+            serde_json::json!({
+                "timestamp": chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": level.as_str(),
+                "fields": all,
+                "target": "tidings",
+            })
+            .to_string()
+        }
+        _ => text.to_string(),
+    };
+    // Nowhere left to report a failing standard error.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A one-line notice: `tidings: message` in text mode.
+pub fn notice(level: Level, message: &str) {
+    console(level, &format!("tidings: {message}"), message, Map::new());
+}
+
+/// An error and its causes on one line, outermost first. A cause whose
+/// message its wrapper already shows (some libraries print their source in
+/// their own message) is not repeated.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut shown = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if shown.ends_with(&message) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&message);
+        shown = message;
+    }
+    line
 }
 
 /// Installs the Prometheus recorder for the `metrics` macros.
@@ -77,5 +146,39 @@ pub async fn serve(
             );
             let _ = conn.write_all(reply.as_bytes()).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Like some library errors: shows its source in its own message and
+    /// returns it as its source too.
+    #[derive(Debug)]
+    struct Chatty(std::io::Error);
+
+    impl std::fmt::Display for Chatty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "database is locked: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Chatty {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_shown_once_even_when_a_library_repeats_it() {
+        let io = std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(Chatty(io)).context("state store data/");
+        assert_eq!(
+            error_chain(&e),
+            "state store data/: database is locked: disk on fire"
+        );
+        let plain = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(error_chain(&plain), "outer: middle: inner");
     }
 }

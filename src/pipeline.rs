@@ -10,7 +10,7 @@
 //! only when it cannot go on (a sink or the state store failing).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,8 +34,9 @@ use crate::tag::{Tagger, Taxonomy};
 
 /// Where the documents come from.
 pub enum Source {
-    /// Local files and folders (backfill).
-    Files(Vec<PathBuf>),
+    /// Local files and the seed corpus (backfill), as
+    /// [`local::list_inputs`] lists them.
+    Files(Vec<local::Input>),
     /// The configured feeds, through this HTTP client (live, recording or
     /// replaying); `once` polls each feed once instead of forever;
     /// `sequential` polls one feed at a time (replay).
@@ -376,20 +377,29 @@ fn window_start(cfg: &Config) -> chrono::DateTime<Utc> {
 }
 
 async fn read_files(
-    inputs: Vec<PathBuf>,
+    inputs: Vec<local::Input>,
     max_bytes: usize,
     tx: Sender<Article>,
     counters: Arc<Counters>,
     shutdown: CancellationToken,
     progress: Option<Progress>,
 ) -> anyhow::Result<()> {
-    for path in inputs {
+    for input in inputs {
         if shutdown.is_cancelled() {
             tracing::info!("shutdown requested: no further input is read");
             break;
         }
-        let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || local::read(&p, max_bytes)).await?;
+        // A read may block for as long as a pipe's writer likes (or a dead
+        // network mount): shutdown does not wait for it. The blocking thread
+        // is left behind; the process exits without it.
+        let reading = tokio::task::spawn_blocking(move || local::read_input(&input, max_bytes));
+        let read = tokio::select! {
+            read = reading => read?,
+            () = shutdown.cancelled() => {
+                tracing::info!("shutdown requested: the input being read is left unread");
+                break;
+            }
+        };
         if let Some(progress) = &progress {
             progress();
         }

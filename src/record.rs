@@ -234,14 +234,63 @@ pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String
     }
 }
 
+/// The text without NUL characters. Pages and feeds carry them (raw, or as
+/// `\u0000` in JSON-LD and JSON Feed); they mean nothing in an article, and
+/// sinks choke on them (PostgreSQL refuses NUL in text).
+pub fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    }
+}
+
+fn opt_without_nul(text: Option<String>) -> Option<String> {
+    text.map(without_nul)
+}
+
+impl Extracted {
+    /// Every field without NUL characters.
+    pub fn without_nul(self) -> Extracted {
+        Extracted {
+            title: opt_without_nul(self.title),
+            text: without_nul(self.text),
+            canonical_url: opt_without_nul(self.canonical_url),
+            published_at: self.published_at,
+            byline: opt_without_nul(self.byline),
+            language: opt_without_nul(self.language),
+            description: opt_without_nul(self.description),
+        }
+    }
+}
+
+impl FeedHints {
+    /// Every field without NUL characters.
+    pub fn without_nul(self) -> FeedHints {
+        FeedHints {
+            title: opt_without_nul(self.title),
+            summary: opt_without_nul(self.summary),
+            published_at: self.published_at,
+            authors: self.authors.into_iter().map(without_nul).collect(),
+            language: opt_without_nul(self.language),
+        }
+    }
+}
+
 impl Record {
     /// Assembles the record of an extracted article, not yet deduplicated or
-    /// tagged. `None` when extraction has not run.
+    /// tagged. `None` when extraction has not run. No field holds a NUL.
     pub fn from_article(article: Article) -> Option<Record> {
-        let ex = article.extracted?;
-        let hints = article.hints;
+        let ex = article.extracted?.without_nul();
+        let hints = article.hints.without_nul();
+        let mut source = article.source;
+        source.location = without_nul(source.location);
+        source.name = opt_without_nul(source.name);
+        source.tags = source.tags.into_iter().map(without_nul).collect();
+        let url = opt_without_nul(article.url);
+        let guid = opt_without_nul(article.guid);
         let title = ex.title.or(hints.title).unwrap_or_default();
-        let canonical_url = ex.canonical_url.or_else(|| article.url.clone());
+        let canonical_url = ex.canonical_url.or_else(|| url.clone());
         let authors = match ex.byline {
             Some(b) => vec![b],
             None => hints.authors,
@@ -249,14 +298,14 @@ impl Record {
         Some(Record {
             id: record_id(canonical_url.as_deref(), &title, &ex.text),
             schema_version: SCHEMA_VERSION,
-            url: article.url,
+            url,
             canonical_url,
-            guid: article.guid,
+            guid,
             summary: ex.description.or(hints.summary),
             authors,
             published_at: ex.published_at.or(hints.published_at).map(timestamp),
             fetched_at: timestamp(article.fetched_at),
-            source: article.source,
+            source,
             language: ex.language.or(hints.language),
             word_count: ex.text.split_whitespace().count(),
             content_hash: content_hash(&ex.text),
@@ -315,6 +364,40 @@ mod tests {
         assert_eq!(a, record_id(None, "talks  resume", "ENVOYS met, on Monday"));
         assert_ne!(a, record_id(None, "Talks resume", "Envoys met on Tuesday."));
         assert_ne!(a, record_id(None, "Talks stall", "Envoys met on Monday."));
+    }
+
+    #[test]
+    fn no_field_of_a_record_holds_a_nul() {
+        let article = Article {
+            source: Source {
+                kind: SourceKind::Feed,
+                location: "https://wire.example/feed\0".into(),
+                name: Some("Wire\0".into()),
+                tags: vec!["a\0b".into()],
+            },
+            url: Some("https://wire.example/a\0".into()),
+            guid: Some("g\0".into()),
+            fetched_at: Utc::now(),
+            body: Body::Text(String::new()),
+            hints: FeedHints {
+                title: Some("Hint\0".into()),
+                summary: Some("Sum\0mary".into()),
+                published_at: None,
+                authors: vec!["Ann\0".into()],
+                language: Some("en\0".into()),
+            },
+            extracted: Some(Extracted {
+                text: "Envoys\0 met.".into(),
+                ..Extracted::default()
+            }),
+            ack: crate::pipeline::Ack::default(),
+        };
+        let record = Record::from_article(article).unwrap();
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(!json.contains("\\u0000"), "{json}");
+        assert_eq!(record.text, "Envoys met.");
+        assert_eq!(record.title, "Hint");
+        assert_eq!(record.authors, ["Ann"]);
     }
 
     #[test]

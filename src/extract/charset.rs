@@ -9,7 +9,7 @@ const META_SCAN_BYTES: usize = 4096;
 
 /// Decodes raw page bytes to UTF-8: byte-order mark, then the charset of the
 /// `Content-Type` header, then `<meta charset>` / `<meta http-equiv>`, then
-/// UTF-8 when the bytes are valid UTF-8, else a guess between windows-1251,
+/// UTF-8 when the bytes read as UTF-8, else a guess between windows-1251,
 /// KOI8-R and windows-1252 from the bytes themselves. Undecodable bytes become
 /// U+FFFD; this never fails.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
@@ -20,17 +20,84 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
         .and_then(charset_param)
         .and_then(|label| Encoding::for_label(label.as_bytes()))
         .or_else(|| meta_charset(&bytes[..bytes.len().min(META_SCAN_BYTES)]));
-    match declared {
-        // A page labelled UTF-8 that is not is far more often mislabelled
-        // legacy text than UTF-8 with a few broken bytes.
-        Some(enc) if enc == UTF_8 && std::str::from_utf8(bytes).is_err() => {
-            decode_with(guess_legacy(bytes), bytes)
+    decode_declared(bytes, declared)
+}
+
+/// Decodes an XML document (a feed) to UTF-8: byte-order mark, then the
+/// encoding its `<?xml .. encoding=".."?>` declaration names, else UTF-8, the
+/// XML default. The declaration itself is left as it is.
+pub fn decode_xml(bytes: &[u8]) -> String {
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        return decode_with(enc, &bytes[bom_len..]);
+    }
+    decode_declared(bytes, Some(xml_encoding(bytes).unwrap_or(UTF_8)))
+}
+
+/// How many invalid sequences a document declared UTF-8 may hold and stay
+/// UTF-8 whatever else it holds: a few stray bytes do not make a charset.
+const STRAY_BYTES: usize = 3;
+
+fn decode_declared(bytes: &[u8], declared: Option<&'static Encoding>) -> String {
+    let utf8 = match declared {
+        Some(enc) if enc != UTF_8 => return decode_with(enc, bytes),
+        // A page labelled UTF-8 that is not is mislabelled legacy text, but
+        // one that reads as UTF-8 for all but a few bytes is UTF-8 with
+        // U+FFFD in their place.
+        Some(_) => {
+            let fit = Utf8Fit::of(bytes);
+            fit.mostly() || fit.invalid <= STRAY_BYTES
         }
-        Some(enc) => decode_with(enc, bytes),
-        None => match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_owned(),
-            Err(_) => decode_with(guess_legacy(bytes), bytes),
-        },
+        None => Utf8Fit::of(bytes).mostly(),
+    };
+    if utf8 {
+        decode_with(UTF_8, bytes)
+    } else {
+        decode_with(guess_legacy(bytes), bytes)
+    }
+}
+
+/// How well bytes read as UTF-8.
+struct Utf8Fit {
+    /// Valid characters of two bytes or more.
+    multi: usize,
+    /// Invalid sequences, each of which would become one U+FFFD.
+    invalid: usize,
+}
+
+impl Utf8Fit {
+    fn of(bytes: &[u8]) -> Utf8Fit {
+        // A multi-byte character has exactly one byte >= 0xC0, its lead.
+        let leads = |valid: &[u8]| valid.iter().filter(|&&b| b >= 0xC0).count();
+        let mut fit = Utf8Fit {
+            multi: 0,
+            invalid: 0,
+        };
+        let mut rest = bytes;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(_) => {
+                    fit.multi += leads(rest);
+                    return fit;
+                }
+                Err(e) => {
+                    fit.multi += leads(&rest[..e.valid_up_to()]);
+                    fit.invalid += 1;
+                    match e.error_len() {
+                        Some(len) => rest = &rest[e.valid_up_to() + len..],
+                        // Cut off in the middle of a character at the end.
+                        None => return fit,
+                    }
+                }
+            }
+        }
+    }
+
+    /// UTF-8 but for a few invalid sequences: at least two valid multi-byte
+    /// characters for every invalid sequence. Legacy 8-bit text forms valid
+    /// multi-byte sequences only by chance (an uppercase Cyrillic letter
+    /// before "і" in windows-1251), far more rarely than invalid ones.
+    fn mostly(&self) -> bool {
+        self.invalid == 0 || self.invalid * 2 <= self.multi
     }
 }
 
@@ -81,6 +148,27 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
         rest = &rest[pos + 5 + end..];
     }
     None
+}
+
+/// The encoding named by an XML declaration at the very start of the
+/// document. As for `<meta charset>`, a UTF-16 label on a declaration that
+/// reads as ASCII means UTF-8.
+fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(1024)];
+    let decl = head.strip_prefix(b"<?xml")?;
+    let decl = &decl[..find_ascii_ci(decl, b"?>")?];
+    let at = find_ascii_ci(decl, b"encoding")?;
+    let value = decl[at + 8..].trim_ascii_start().strip_prefix(b"=")?;
+    let value = value.trim_ascii_start();
+    let quote = *value.first().filter(|q| matches!(q, b'"' | b'\''))?;
+    let value = &value[1..];
+    let label = &value[..value.iter().position(|&b| b == quote)?];
+    let enc = Encoding::for_label(label)?;
+    Some(if enc.name().starts_with("UTF-16") {
+        UTF_8
+    } else {
+        enc
+    })
 }
 
 fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -171,6 +259,79 @@ mod tests {
         );
         assert_eq!(meta_charset(b"<meta charset=utf-16>"), Some(UTF_8));
         assert_eq!(meta_charset(b"<meta name=x>"), None);
+    }
+
+    #[test]
+    fn utf8_with_a_few_stray_bytes_stays_utf8() {
+        let text = "Переговори про перемир'я тривають у Женеві, повідомив Зеленський.";
+        let mut bytes = Vec::new();
+        for (i, word) in text.split(' ').enumerate() {
+            if i > 0 {
+                bytes.push(b' ');
+            }
+            if i == 1 || i == 5 {
+                bytes.push(0xFF);
+            }
+            bytes.extend_from_slice(word.as_bytes());
+        }
+        let expected = text
+            .replace(" про", " \u{FFFD}про")
+            .replace(" Женеві", " \u{FFFD}Женеві");
+        assert_eq!(decode(&bytes, None), expected);
+        assert_eq!(decode(&bytes, Some("text/html; charset=utf-8")), expected);
+        // Cut off in the middle of the last letter, "й" (before the ".").
+        assert_eq!(
+            decode(&text.as_bytes()[..text.len() - 2], None),
+            format!("{}\u{FFFD}", &text[..text.len() - 3])
+        );
+    }
+
+    #[test]
+    fn a_stray_byte_in_ascii_text_declared_utf8_is_replaced() {
+        let page = b"<p>Talks \xFF resume</p>";
+        assert_eq!(
+            decode(page, Some("text/html; charset=utf-8")),
+            "<p>Talks \u{FFFD} resume</p>"
+        );
+        assert_eq!(decode_xml(page), "<p>Talks \u{FFFD} resume</p>");
+        // Nothing declared: an accented letter in windows-1252 is likelier.
+        assert_eq!(decode(b"<p>caf\xE9</p>", None), "<p>caf\u{e9}</p>");
+    }
+
+    #[test]
+    fn legacy_cyrillic_declared_or_not_as_utf8_is_still_recognised() {
+        let text = "Переговоры о перемирии возобновятся в понедельник, сообщили делегации.";
+        for (enc, label) in [(WINDOWS_1251, "utf-8"), (KOI8_R, "UTF-8")] {
+            let (bytes, _, _) = enc.encode(text);
+            assert_eq!(decode(&bytes, None), text, "{}", enc.name());
+            let ct = format!("text/html; charset={label}");
+            assert_eq!(decode(&bytes, Some(&ct)), text, "{}", enc.name());
+        }
+        // Ukrainian in windows-1251: "і" after a capital reads as a valid
+        // two-byte sequence, but only now and then.
+        let uk = "Міністр заявив, що Україна готова до переговорів. Він і посли обговорили мир.";
+        let (bytes, _, _) = WINDOWS_1251.encode(uk);
+        assert!(!Utf8Fit::of(&bytes).mostly());
+    }
+
+    #[test]
+    fn xml_declaration_names_the_encoding() {
+        assert_eq!(
+            xml_encoding(b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss/>"),
+            Some(WINDOWS_1251)
+        );
+        assert_eq!(
+            xml_encoding(b"<?xml version='1.0' encoding = 'KOI8-R' ?>"),
+            Some(KOI8_R)
+        );
+        assert_eq!(xml_encoding(b"<?xml version=\"1.0\"?><rss/>"), None);
+        assert_eq!(xml_encoding(b"<rss encoding=\"koi8-r\"/>"), None);
+        let (bytes, _, _) =
+            WINDOWS_1251.encode("<?xml version=\"1.0\" encoding=\"windows-1251\"?><t>Мир</t>");
+        assert_eq!(
+            decode_xml(&bytes),
+            "<?xml version=\"1.0\" encoding=\"windows-1251\"?><t>Мир</t>"
+        );
     }
 
     #[test]

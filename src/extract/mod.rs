@@ -17,7 +17,7 @@ use scraper::Html;
 
 use crate::record::Extracted;
 
-pub use charset::decode;
+pub use charset::{decode, decode_xml};
 pub use text::from_text;
 
 /// Estimated element depth beyond which the rest of a page is dropped
@@ -96,7 +96,7 @@ pub fn extract(
         return Err(ExtractError::NoText);
     }
     let raw = &page.meta;
-    Ok(Extracted {
+    let ex = Extracted {
         title: meta::title(raw, &ld),
         canonical_url: meta::canonical_url(raw, page_url),
         published_at: meta::published_at(raw, &ld, page_url),
@@ -104,7 +104,9 @@ pub fn extract(
         language: meta::language(raw, &text),
         description: meta::description(raw),
         text,
-    })
+    };
+    // JSON-LD's `\u0000` and raw NULs in a page survive parsing.
+    Ok(ex.without_nul())
 }
 
 /// Plain text of an HTML fragment (a feed item's `content:encoded` or

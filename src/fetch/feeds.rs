@@ -190,7 +190,7 @@ impl Poller {
             if resp.status == 304 {
                 return Ok((resp, None));
             }
-            match feed_rs::parser::parse(resp.body.as_slice()) {
+            match super::parse::feed(&resp.body) {
                 Ok(parsed) => Ok((resp, Some(parsed))),
                 Err(e) => Err(FetchError::Other {
                     url: url.clone(),

@@ -1,7 +1,10 @@
 //! Local documents: `.txt`, HTML pages and feed files (RSS, Atom, JSON Feed),
 //! given as files, folders (walked in name order) or `-` for standard input.
 
+use std::collections::HashSet;
+use std::fs::{File, FileType, Metadata};
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -12,11 +15,10 @@ use crate::record::{Article, Body, FeedHints, Source, SourceKind};
 /// Why a document could not be read. Each names the path.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("{path}: cannot read: {source}")]
-    Unreadable {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The OS error is part of the message: these are logged as skips, one
+    /// line each, and the cause is what the reader needs.
+    #[error("{path}: cannot read: {error}")]
+    Unreadable { path: String, error: std::io::Error },
     #[error("{path}: empty document")]
     Empty { path: String },
     #[error("{path}: binary data, not a text, HTML or feed document")]
@@ -25,6 +27,10 @@ pub enum InputError {
     BadFeed { path: String, reason: String },
     #[error("{path}: larger than the {limit}-byte limit")]
     TooLarge { path: String, limit: usize },
+    /// A pipe, socket or device met while walking a folder: reading one could
+    /// block for ever or never end.
+    #[error("{path}: {kind}, not a regular file")]
+    NotRegular { path: String, kind: &'static str },
 }
 
 impl InputError {
@@ -36,7 +42,40 @@ impl InputError {
             InputError::Binary { .. } => "binary",
             InputError::BadFeed { .. } => "malformed feed",
             InputError::TooLarge { .. } => "too large",
+            InputError::NotRegular { .. } => "not a regular file",
         }
+    }
+}
+
+/// One document source for backfill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Named on the command line: a file, `-`, or a named pipe (`<(cmd)`),
+    /// which is read until its writer closes it.
+    Named(PathBuf),
+    /// Found walking a folder: read only when it is a regular file.
+    Found(PathBuf),
+    /// A seed compiled into the binary ([`crate::seeds::EMBEDDED`]); it reads
+    /// as the file `seeds/<id>.txt` of a checkout would.
+    Seed {
+        id: &'static str,
+        text: &'static str,
+    },
+}
+
+impl From<PathBuf> for Input {
+    fn from(path: PathBuf) -> Input {
+        Input::Named(path)
+    }
+}
+
+impl Input {
+    /// The embedded seed corpus.
+    pub fn embedded_seeds() -> Vec<Input> {
+        crate::seeds::EMBEDDED
+            .iter()
+            .map(|&(id, text)| Input::Seed { id, text })
+            .collect()
     }
 }
 
@@ -48,70 +87,113 @@ enum Kind {
     Feed,
 }
 
-/// Lists the document files under the inputs: files as given, folders walked
-/// recursively in name order (hidden entries skipped). A path that does not
-/// exist is an error: it is a typo, not a document to skip.
-pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+/// A file's identity: two paths to it (links, a folder reached again
+/// through a symlink) are one file.
+fn file_id(meta: &Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// Lists the documents under the inputs: files as given, folders walked
+/// recursively in name order (hidden entries skipped). Symlinks are
+/// followed, but every folder and file is listed once, whatever links lead to
+/// it again, so a symlink loop ends. A path that does not exist is an error:
+/// it is a typo, not a document to skip.
+pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<Input>, InputError> {
+    let mut seen = HashSet::new();
     let mut out = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
-            out.push(input.clone());
+            out.push(Input::Named(input.clone()));
             continue;
         }
-        let meta = std::fs::metadata(input).map_err(|source| InputError::Unreadable {
+        let meta = std::fs::metadata(input).map_err(|error| InputError::Unreadable {
             path: input.display().to_string(),
-            source,
+            error,
         })?;
         if meta.is_dir() {
-            walk(input, &mut out)?;
-        } else {
-            out.push(input.clone());
+            if seen.insert(file_id(&meta)) {
+                walk(input, &mut seen, &mut out)?;
+            }
+        } else if !meta.is_file() || seen.insert(file_id(&meta)) {
+            out.push(Input::Named(input.clone()));
         }
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let unreadable = |source| InputError::Unreadable {
-        path: dir.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(unreadable)?
-        .collect::<Result<_, _>>()
-        .map_err(unreadable)?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
+/// Depth first, in name order, without recursion: a deep tree cannot
+/// exhaust the stack.
+fn walk(
+    root: &Path,
+    seen: &mut HashSet<(u64, u64)>,
+    out: &mut Vec<Input>,
+) -> Result<(), InputError> {
+    // Paths still to visit, the next one last.
+    let mut pending = Vec::new();
+    push_entries(root, &mut pending)?;
+    while let Some(path) = pending.pop() {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                if seen.insert(file_id(&meta)) {
+                    push_entries(&path, &mut pending)?;
+                } else {
+                    tracing::debug!(path = %path.display(), "folder already walked");
+                }
+            }
+            Ok(meta) if meta.is_file() && !seen.insert(file_id(&meta)) => {
+                tracing::debug!(path = %path.display(), "file already listed");
+            }
+            // Files, special files and broken links alike: reading tells
+            // what is wrong with them, as a counted skip.
+            _ => out.push(Input::Found(path)),
         }
     }
     Ok(())
 }
 
-/// Reads one path (or `-`) into the articles it holds: one for a text or HTML
+fn push_entries(dir: &Path, pending: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let unreadable = |error| InputError::Unreadable {
+        path: dir.display().to_string(),
+        error,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
+    pending.extend(
+        entries
+            .into_iter()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path()),
+    );
+    Ok(())
+}
+
+/// Reads one input into the articles it holds: one for a text or HTML
 /// document, one per item for a feed file.
-pub fn read(path: &Path, max_bytes: usize) -> Result<Vec<Article>, InputError> {
-    let name = path.display().to_string();
-    let bytes = read_bytes(path, max_bytes)?;
-    let (kind, location) = if path.as_os_str() == "-" {
-        (SourceKind::Stdin, "-".to_string())
+pub fn read_input(input: &Input, max_bytes: usize) -> Result<Vec<Article>, InputError> {
+    let (path, named) = match input {
+        Input::Named(path) => (path, true),
+        Input::Found(path) => (path, false),
+        Input::Seed { id, text } => {
+            let path = PathBuf::from(format!("seeds/{id}.txt"));
+            let bytes = check_bytes(&path, text.as_bytes().to_vec(), max_bytes)?;
+            return parse(&path, &bytes, SourceKind::File, Kind::Text);
+        }
+    };
+    let bytes = read_bytes(path, named, max_bytes)?;
+    let kind = if path.as_os_str() == "-" {
+        SourceKind::Stdin
     } else {
-        (SourceKind::File, name.clone())
+        SourceKind::File
     };
-    let source = Source {
-        kind,
-        location,
-        name: None,
-        tags: Vec::new(),
-    };
-    parse(&name, &bytes, source, sniff(path, &bytes))
+    parse(path, &bytes, kind, sniff(path, &bytes))
+}
+
+/// Reads one path named by the user (or `-`).
+pub fn read(path: &Path, max_bytes: usize) -> Result<Vec<Article>, InputError> {
+    read_input(&Input::Named(path.to_path_buf()), max_bytes)
 }
 
 /// Reads one document that must be a single article (the one-document verbs).
@@ -127,11 +209,61 @@ pub fn read_one(path: &Path, max_bytes: usize) -> Result<Article, InputError> {
     Ok(articles.remove(0))
 }
 
-fn read_bytes(path: &Path, max_bytes: usize) -> Result<Vec<u8>, InputError> {
-    let name = path.display().to_string();
-    let unreadable = |source| InputError::Unreadable {
-        path: name.clone(),
-        source,
+/// What kind of special file this is, for the skip message.
+fn special_kind(ft: FileType) -> &'static str {
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_fifo() {
+        "a named pipe"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+/// A regular file, or a pipe the user named; nothing else is read.
+fn readable(ft: FileType, named: bool) -> bool {
+    ft.is_file() || (named && ft.is_fifo())
+}
+
+fn open(path: &Path, named: bool) -> Result<File, InputError> {
+    let name = || path.display().to_string();
+    let unreadable = |error| InputError::Unreadable {
+        path: name(),
+        error,
+    };
+    let not_regular = |ft: FileType| InputError::NotRegular {
+        path: name(),
+        kind: special_kind(ft),
+    };
+    // Looked at before opening: opening a device can have effects of its own.
+    let ft = std::fs::metadata(path).map_err(unreadable)?.file_type();
+    if !readable(ft, named) {
+        return Err(not_regular(ft));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    if !named {
+        // The file may have been swapped for a pipe since it was looked at:
+        // a non-blocking open never waits for a writer.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(unreadable)?;
+    // What was opened is what counts.
+    let ft = file.metadata().map_err(unreadable)?.file_type();
+    if !readable(ft, named) {
+        return Err(not_regular(ft));
+    }
+    Ok(file)
+}
+
+fn read_bytes(path: &Path, named: bool, max_bytes: usize) -> Result<Vec<u8>, InputError> {
+    let unreadable = |error| InputError::Unreadable {
+        path: path.display().to_string(),
+        error,
     };
     let mut bytes = Vec::new();
     // One byte over the limit tells "too large" apart from "exactly the limit".
@@ -143,27 +275,34 @@ fn read_bytes(path: &Path, max_bytes: usize) -> Result<Vec<u8>, InputError> {
             .read_to_end(&mut bytes)
             .map_err(unreadable)?;
     } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(cap).read_to_end(&mut bytes))
+        open(path, named)?
+            .take(cap)
+            .read_to_end(&mut bytes)
             .map_err(unreadable)?;
     }
+    check_bytes(path, bytes, max_bytes)
+}
+
+fn check_bytes(path: &Path, bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, InputError> {
+    let name = || path.display().to_string();
     if bytes.len() > max_bytes {
         return Err(InputError::TooLarge {
-            path: name,
+            path: name(),
             limit: max_bytes,
         });
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(InputError::Empty { path: name });
+        return Err(InputError::Empty { path: name() });
     }
     if looks_binary(&bytes) {
-        return Err(InputError::Binary { path: name });
+        return Err(InputError::Binary { path: name() });
     }
     Ok(bytes)
 }
 
-/// NUL bytes or many control characters in the first 8 KiB mean binary data
-/// (images, archives, executables); text in any charset has neither.
+/// Many control characters in the first 8 KiB mean binary data (images,
+/// archives, executables); text in any charset has none but the odd stray
+/// byte, which is no reason to refuse a page.
 fn looks_binary(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(8192)];
     if head.starts_with(b"\xEF\xBB\xBF")
@@ -176,7 +315,7 @@ fn looks_binary(bytes: &[u8]) -> bool {
         .iter()
         .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
         .count();
-    head.contains(&0) || control * 20 > head.len()
+    control * 20 > head.len()
 }
 
 fn sniff(path: &Path, bytes: &[u8]) -> Kind {
@@ -213,7 +352,22 @@ fn sniff(path: &Path, bytes: &[u8]) -> Kind {
     }
 }
 
-fn parse(name: &str, bytes: &[u8], source: Source, kind: Kind) -> Result<Vec<Article>, InputError> {
+fn parse(
+    path: &Path,
+    bytes: &[u8],
+    kind: SourceKind,
+    doc: Kind,
+) -> Result<Vec<Article>, InputError> {
+    let location = match kind {
+        SourceKind::Stdin => "-".to_string(),
+        _ => path.display().to_string(),
+    };
+    let source = Source {
+        kind,
+        location,
+        name: None,
+        tags: Vec::new(),
+    };
     let article = |body, url, guid, hints| Article {
         source: source.clone(),
         url,
@@ -224,7 +378,7 @@ fn parse(name: &str, bytes: &[u8], source: Source, kind: Kind) -> Result<Vec<Art
         extracted: None,
         ack: crate::pipeline::Ack::default(),
     };
-    match kind {
+    match doc {
         Kind::Text => {
             let text = extract::decode(bytes, Some("text/plain"));
             Ok(vec![article(
@@ -244,8 +398,8 @@ fn parse(name: &str, bytes: &[u8], source: Source, kind: Kind) -> Result<Vec<Art
             FeedHints::default(),
         )]),
         Kind::Feed => {
-            let feed = feed_rs::parser::parse(bytes).map_err(|e| InputError::BadFeed {
-                path: name.to_string(),
+            let feed = super::parse::feed(bytes).map_err(|e| InputError::BadFeed {
+                path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
             let feed_name = feed.title.as_ref().map(|t| t.content.clone());
@@ -298,5 +452,62 @@ impl FeedItem {
             body,
             hints,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(root: &Path, rel: &str) -> Input {
+        Input::Found(root.join(rel))
+    }
+
+    #[test]
+    fn folders_are_walked_in_name_order_and_each_once_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("docs");
+        std::fs::create_dir_all(root.join("b/inner")).unwrap();
+        for file in ["a.txt", "b/inner/c.txt", "b/d.txt", "e.txt", ".hidden.txt"] {
+            std::fs::write(root.join(file), file).unwrap();
+        }
+        // A loop back to the top, a second way into b, and a second name
+        // for a.txt: nothing new to list.
+        std::os::unix::fs::symlink(&root, root.join("b/inner/up")).unwrap();
+        std::os::unix::fs::symlink(root.join("b"), root.join("c")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("f.txt")).unwrap();
+        let listed = list_inputs(std::slice::from_ref(&root)).unwrap();
+        assert_eq!(
+            listed,
+            [
+                found(&root, "a.txt"),
+                found(&root, "b/d.txt"),
+                found(&root, "b/inner/c.txt"),
+                found(&root, "e.txt"),
+            ]
+        );
+        // Named twice, or inside a folder also named: still once.
+        let twice = [root.join("e.txt"), root.clone()];
+        assert_eq!(list_inputs(&twice).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_pipe_is_read_only_when_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("pipe");
+        let c_path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let found = read_input(&Input::Found(pipe.clone()), 1024).unwrap_err();
+        assert_eq!(found.reason(), "not a regular file");
+        assert!(found.to_string().contains("a named pipe"), "{found}");
+
+        let writer = std::thread::spawn({
+            let pipe = pipe.clone();
+            move || std::fs::write(pipe, "Talks resume\n\nEnvoys met on Monday.\n").unwrap()
+        });
+        let articles = read_input(&Input::Named(pipe), 1024).unwrap();
+        writer.join().unwrap();
+        assert!(matches!(&articles[0].body, Body::Text(t) if t.starts_with("Talks resume")));
     }
 }

@@ -5,3 +5,4 @@
 pub mod feeds;
 pub mod http;
 pub mod local;
+pub mod parse;

@@ -352,3 +352,185 @@ fn check_reports_taxonomy_mistakes_with_their_keys() {
         "the doubly claimed alias is named: {report}"
     );
 }
+
+/// Runs the binary and waits at most `secs` for it; a run that does not end
+/// is killed and reported with what it printed.
+fn run_bounded(cwd: &std::path::Path, args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "tidings {args:?} still running after {secs}s; stderr: {}",
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn a_symlink_loop_repeated_links_and_a_fifo_in_a_folder_end_with_each_document_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("a")).unwrap();
+    std::fs::copy(fixture("docs/geneva_talks.txt"), docs.join("a/geneva.txt")).unwrap();
+    std::fs::copy(fixture("dedup/unrelated_grain.txt"), docs.join("grain.txt")).unwrap();
+    // docs/a/loop -> docs, and docs/b -> docs/a: every folder reachable
+    // through ever longer paths, twice over.
+    std::os::unix::fs::symlink(&docs, docs.join("a/loop")).unwrap();
+    std::os::unix::fs::symlink(docs.join("a"), docs.join("b")).unwrap();
+    mkfifo(&docs.join("pipe"));
+
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "backfill",
+            "--config",
+            cfg.to_str().unwrap(),
+            docs.to_str().unwrap(),
+        ],
+        60,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let written = records(&dir.path().join("out.jsonl"));
+    let mut locations: Vec<&str> = written
+        .iter()
+        .map(|r| r["source"]["location"].as_str().unwrap())
+        .collect();
+    locations.sort();
+    assert_eq!(locations.len(), 2, "{locations:?}\n{err}");
+    assert!(locations[0].ends_with("a/geneva.txt"), "{locations:?}");
+    assert!(locations[1].ends_with("grain.txt"), "{locations:?}");
+    assert!(
+        err.contains("2 records written") && !err.contains("duplicate"),
+        "each document is read once, not found again as a copy: {err}"
+    );
+    let warning = err
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("pipe"))
+        .unwrap_or_else(|| panic!("a warning names the FIFO: {err}"));
+    assert!(warning.contains("not a regular file"), "{warning}");
+    assert!(
+        err.contains("skipped 1: read: not a regular file"),
+        "the FIFO is a counted skip: {err}"
+    );
+}
+
+#[test]
+fn sigterm_stops_a_backfill_stuck_reading_a_named_pipe() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let pipe = dir.path().join("pipe");
+    mkfifo(&pipe);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .current_dir(dir.path())
+        .args(["backfill", "--config", cfg.to_str().unwrap()])
+        .arg(&pipe)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A writer can open the pipe only once tidings has it open for reading;
+    // holding it open without writing leaves tidings waiting for data.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let _writer = loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&pipe)
+        {
+            Ok(w) => break w,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "tidings ended before reading the pipe"
+                );
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "tidings never opened the pipe"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening the pipe: {e}"),
+        }
+    };
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running 20s after SIGTERM; stderr: {}", stderr(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "exit 0 after a drain: {err}");
+    assert!(err.contains("stopping"), "{err}");
+    assert!(
+        err.contains("0 records written"),
+        "the summary is printed: {err}"
+    );
+}
+
+/// The OS error text of `ENOENT`, as `std::io::Error` shows it.
+const NO_SUCH_FILE: &str = "No such file or directory";
+
+#[test]
+fn backfill_outside_the_repository_ingests_the_embedded_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tidings(dir.path(), &["backfill"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("5 records written"),
+        "{}",
+        stderr(&out)
+    );
+    let titles: BTreeSet<String> = records(&dir.path().join("out/records.jsonl"))
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        SEED_HEADLINES.into_iter().map(String::from).collect()
+    );
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_input = tidings(dir.path(), &["backfill", "no/such/file.txt"]);
+    let missing_config = tidings(
+        dir.path(),
+        &["backfill", "--config", "no/such/tidings.toml"],
+    );
+    let missing_page = tidings(dir.path(), &["extract", "no/such/page.html"]);
+    for out in [missing_input, missing_config, missing_page] {
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert_eq!(err.matches(NO_SUCH_FILE).count(), 1, "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}

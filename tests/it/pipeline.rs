@@ -54,7 +54,7 @@ async fn a_stalled_sink_stops_the_source_and_everything_drains_once_it_moves() {
     let run = tokio::spawn(async move {
         pipeline::run(
             &cfg,
-            Source::Files(docs),
+            Source::Files(docs.into_iter().map(Into::into).collect()),
             CancellationToken::new(),
             Some(progress),
         )
