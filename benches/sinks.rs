@@ -67,6 +67,7 @@ fn record(run: &str, n: usize) -> Record {
             mentions: 1,
             spellings: vec!["Ukraine".to_string()],
         }],
+        truncated: false,
         title,
         text,
     }
@@ -120,19 +121,24 @@ trait WriteBatch {
 
 impl WriteBatch for JsonlSink {
     async fn write_batch(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        self.write(batch).await
+        self.write(&batch.iter().collect::<Vec<_>>())
+            .await
+            .map(drop)
     }
 }
 
 impl WriteBatch for PostgresSink {
     async fn write_batch(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        Ok(self.write(batch).await?)
+        Ok(self.write(&batch.iter().collect::<Vec<_>>()).await?)
     }
 }
 
 impl WriteBatch for NatsSink {
     async fn write_batch(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        Ok(self.write(batch).await?)
+        Ok(self
+            .write(&batch.iter().collect::<Vec<_>>())
+            .await
+            .map(drop)?)
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Pipeline {
 #[derive(Debug, Clone)]
 pub struct Extract {
     pub max_html_bytes: usize,
+    /// A longer article text is cut to this size and its record marked
+    /// `truncated`: a record must fit every sink (NATS takes 1 MiB).
+    pub max_text_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +242,7 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     let mut s = root.table("extract");
     let extract = Extract {
         max_html_bytes: mib(s.float("max_html_mib", 8.0, 0.001..=1024.0)),
+        max_text_bytes: s.int("max_text_kib", 512, 1..=1024 * 1024) as usize * 1024,
     };
     s.finish();
 

@@ -117,6 +117,8 @@ pub struct Summary {
     pub written: u64,
     /// Records the sinks already held from an earlier run.
     pub already_present: u64,
+    /// Records a sink refused for good, set aside in the dead-letter file.
+    pub dead_lettered: u64,
     /// Skips by `stage: reason`.
     pub skipped: BTreeMap<String, u64>,
     pub elapsed: Duration,
@@ -134,6 +136,7 @@ pub struct Counters {
     read: AtomicU64,
     written: AtomicU64,
     already_present: AtomicU64,
+    dead_lettered: AtomicU64,
     skipped: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -154,6 +157,7 @@ impl Counters {
             read: self.read.load(Ordering::Relaxed),
             written: self.written.load(Ordering::Relaxed),
             already_present: self.already_present.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             skipped: self
                 .skipped
                 .lock()
@@ -213,6 +217,7 @@ pub async fn run(
     for s in &cfg.sinks {
         sinks.push(Sink::open(s).await.context("opening sink")?);
     }
+    let outputs = reconcile(&state, sinks).await?;
     let counters = Arc::new(Counters::default());
     let cfg = Arc::new(cfg.clone());
     let cap = cfg.pipeline.channel_capacity;
@@ -262,6 +267,7 @@ pub async fn run(
             state: state.clone(),
             tx: to_extract,
             pages: Arc::default(),
+            sinks: outputs.ids.clone(),
             counters: counters.clone(),
             shutdown,
             once,
@@ -276,6 +282,7 @@ pub async fn run(
             extract_rx.clone(),
             to_dedup.clone(),
             opts.clone(),
+            cfg.extract.max_text_bytes,
             state.clone(),
             counters.clone(),
         )));
@@ -285,6 +292,7 @@ pub async fn run(
         dedup_rx,
         to_tag,
         index,
+        outputs.ids.clone(),
         state.clone(),
         cfg.clone(),
         counters.clone(),
@@ -299,7 +307,7 @@ pub async fn run(
     drop((tag_rx, to_sink));
     spawn(Box::pin(sink_stage(
         sink_rx,
-        sinks,
+        outputs,
         state,
         cfg.pipeline.batch_size,
         cfg.pipeline.batch_timeout,
@@ -318,6 +326,80 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(counters.summary(started.elapsed())),
     }
+}
+
+/// The sinks of a run, with their ids in the state store.
+struct Outputs {
+    sinks: Vec<Sink>,
+    ids: Vec<i64>,
+}
+
+/// Which of a run's sinks (by place) a record still has to reach.
+type Targets = u64;
+
+/// Brings the state store up to date with what each sink holds: everything,
+/// for a sink it has not seen before (a new output, or a store that was lost
+/// beside a full sink); the end of the sink's log past the position it last
+/// marked, for the others (records written there just before a crash). So a
+/// record already in a sink is never written to it again.
+async fn reconcile(state: &Mutex<State>, sinks: Vec<Sink>) -> anyhow::Result<Outputs> {
+    anyhow::ensure!(
+        sinks.len() <= Targets::BITS as usize,
+        "at most {} sinks",
+        Targets::BITS
+    );
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut outputs = Outputs {
+        sinks,
+        ids: Vec::new(),
+    };
+    for sink in &mut outputs.sinks {
+        let name = sink.name();
+        let mut mark = lock().sink(&sink.key())?;
+        let position = sink
+            .position()
+            .await
+            .with_context(|| format!("reading the position of {name}"))?;
+        if position.is_some_and(|p| p < mark.position) {
+            tracing::warn!(
+                sink = name,
+                "shorter than when this state store last wrote to it (cut, replaced or \
+                 recreated): reading back what it holds now"
+            );
+            lock().forget_sink(mark.id)?;
+            mark = lock().sink(&sink.key())?;
+        }
+        let behind = position.is_some_and(|p| p > mark.position);
+        if mark.adopted && !behind {
+            outputs.ids.push(mark.id);
+            continue;
+        }
+        let mut found = 0u64;
+        sink.scan(mark.position, &mut |ids, reached| {
+            found += ids.len() as u64;
+            lock().add_sink_records(mark.id, &ids, reached)?;
+            Ok(())
+        })
+        .await
+        .with_context(|| format!("reading back what {name} holds"))?;
+        lock().sink_adopted(mark.id)?;
+        match (mark.adopted, found) {
+            (_, 0) => {}
+            (true, n) => tracing::info!(
+                sink = name,
+                records = n,
+                "records written just before the last stop are there: not written again"
+            ),
+            (false, n) => tracing::warn!(
+                sink = name,
+                records = n,
+                "the state store did not know this sink's records (a new store beside an \
+                 old output?): they are not written again"
+            ),
+        }
+        outputs.ids.push(mark.id);
+    }
+    Ok(outputs)
 }
 
 /// The seed corpus, then the records the sinks already hold, within the window.
@@ -457,6 +539,7 @@ async fn extract_worker(
     rx: Receiver<Article>,
     tx: Sender<(Article, Fingerprint)>,
     opts: extract::Options,
+    max_text_bytes: usize,
     state: Arc<Mutex<State>>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
@@ -464,7 +547,8 @@ async fn extract_worker(
         let opts = opts.clone();
         let started = Instant::now();
         let (result, back) = tokio::task::spawn_blocking(move || {
-            let r = extract_article(&article, &opts).map(|ex| {
+            let r = extract_article(&article, &opts).map(|mut ex| {
+                ex.truncated = crate::record::cap_text(&mut ex.text, max_text_bytes);
                 let fp = Fingerprint::of(&ex.text);
                 (ex, fp)
             });
@@ -502,6 +586,8 @@ struct Outgoing {
     record: Record,
     fingerprint: Fingerprint,
     ack: Ack,
+    /// The sinks that do not hold the record yet.
+    targets: Targets,
 }
 
 /// Evicting walks the index; once per this many inserts keeps it cheap.
@@ -511,10 +597,12 @@ async fn dedup_stage(
     rx: Receiver<(Article, Fingerprint)>,
     tx: Sender<Outgoing>,
     mut index: dedup::Index,
+    sinks: Vec<i64>,
     state: Arc<Mutex<State>>,
     cfg: Arc<Config>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     let mut inserted = 0u32;
     while let Ok((mut article, fingerprint)) = rx.recv().await {
         let own_seed = own_seed_id(&article).map(str::to_string);
@@ -523,27 +611,37 @@ async fn dedup_stage(
         let Some(mut record) = Record::from_article(article) else {
             continue;
         };
-        let done = state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_done(&record.id)?;
-        if done {
+        let holders = lock().holders(&record.id)?;
+        let targets = sinks
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !holders.contains(id))
+            .fold(0, |set: Targets, (i, _)| set | 1 << i);
+        if targets == 0 {
             counters.already_present.fetch_add(1, Ordering::Relaxed);
             ack.finish(&state, ItemStatus::Skipped);
             continue;
         }
-        let keys = Keys {
-            canonical_url: record.canonical_url.as_deref(),
-            guid: record.guid.as_deref(),
+        // A record written before (to other sinks) keeps the verdict it was
+        // written with: the index now holds it, and records that came later.
+        let verdict = match lock().verdict(&record.id)? {
+            Some(verdict) => verdict,
+            None => {
+                let keys = Keys {
+                    canonical_url: record.canonical_url.as_deref(),
+                    guid: record.guid.as_deref(),
+                };
+                let verdict = index
+                    .check(&keys, &fingerprint)
+                    .filter(|d| Some(&d.duplicate_of) != own_seed.as_ref());
+                index.insert(&record.id, &keys, fingerprint.clone(), fetched_at);
+                inserted += 1;
+                if inserted.is_multiple_of(EVICT_EVERY) {
+                    index.evict_before(window_start(&cfg));
+                }
+                verdict
+            }
         };
-        let verdict = index
-            .check(&keys, &fingerprint)
-            .filter(|d| Some(&d.duplicate_of) != own_seed.as_ref());
-        index.insert(&record.id, &keys, fingerprint.clone(), fetched_at);
-        inserted += 1;
-        if inserted.is_multiple_of(EVICT_EVERY) {
-            index.evict_before(window_start(&cfg));
-        }
         if let Some(dup) = &verdict {
             metrics::counter!("tidings_dedup_total", "method" => format!("{:?}", dup.method).to_lowercase())
                 .increment(1);
@@ -565,6 +663,7 @@ async fn dedup_stage(
             record,
             fingerprint,
             ack,
+            targets,
         };
         if tx.send(out).await.is_err() {
             break;
@@ -604,12 +703,13 @@ async fn tag_worker(
 
 async fn sink_stage(
     rx: Receiver<Outgoing>,
-    mut sinks: Vec<Sink>,
+    mut outputs: Outputs,
     state: Arc<Mutex<State>>,
     batch_size: usize,
     batch_timeout: Duration,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let Ok(first) = rx.recv().await else { break };
         let mut batch = vec![first];
@@ -620,41 +720,68 @@ async fn sink_stage(
                 Ok(Err(_)) | Err(_) => break,
             }
         }
-        let (records, kept): (Vec<Record>, Vec<(Fingerprint, Ack)>) = batch
-            .into_iter()
-            .map(|o| (o.record, (o.fingerprint, o.ack)))
-            .unzip();
         let started = Instant::now();
-        for sink in &mut sinks {
-            sink.write(&records)
+        let mut taken: Vec<Vec<i64>> = vec![Vec::new(); batch.len()];
+        let mut positions = Vec::new();
+        for (i, (sink, &sink_id)) in outputs.sinks.iter_mut().zip(&outputs.ids).enumerate() {
+            let places: Vec<usize> = (0..batch.len())
+                .filter(|&k| batch[k].targets & (1 << i) != 0)
+                .collect();
+            if places.is_empty() {
+                continue;
+            }
+            let records: Vec<&Record> = places.iter().map(|&k| &batch[k].record).collect();
+            let written = sink
+                .write(&records)
                 .await
                 .with_context(|| format!("writing to {}", sink.name()))?;
+            let mut rejected = vec![false; places.len()];
+            for (place, reason) in &written.rejected {
+                rejected[*place] = true;
+                let record = records[*place];
+                lock().dead_letter(&sink.name(), record, reason)?;
+                counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("tidings_dead_letters_total").increment(1);
+                tracing::error!(
+                    sink = sink.name(),
+                    record = record.id,
+                    url = record.url.as_deref().unwrap_or(""),
+                    "the sink refused the record for good; set aside in the dead-letter \
+                     file: {reason}"
+                );
+            }
+            for (&k, refused) in places.iter().zip(rejected) {
+                if !refused {
+                    taken[k].push(sink_id);
+                }
+            }
+            if let Some(position) = written.position {
+                positions.push((sink_id, position));
+            }
         }
         metrics::histogram!("tidings_stage_seconds", "stage" => "sink")
             .record(started.elapsed().as_secs_f64());
         let now = Utc::now();
-        let done: Vec<Done> = records
+        let done: Vec<Done> = batch
             .iter()
-            .zip(&kept)
-            .map(|(r, (fingerprint, ack))| Done {
-                id: r.id.clone(),
-                content_hash: r.content_hash.clone(),
-                canonical_url: r.canonical_url.clone(),
-                guid: r.guid.clone(),
-                fingerprint: serde_json::to_string(fingerprint).ok(),
+            .zip(taken)
+            .map(|(o, sinks)| Done {
+                id: o.record.id.clone(),
+                content_hash: o.record.content_hash.clone(),
+                canonical_url: o.record.canonical_url.clone(),
+                guid: o.record.guid.clone(),
+                fingerprint: serde_json::to_string(&o.fingerprint).ok(),
+                duplicate: o.record.duplicate(),
                 done_at: now,
-                item: ack.item.clone(),
+                item: o.ack.item.clone(),
+                sinks,
             })
             .collect();
-        state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .mark_done(&done)?;
-        kept.iter().for_each(|(_, ack)| ack.written());
-        counters
-            .written
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
-        metrics::counter!("tidings_records_written_total").increment(records.len() as u64);
+        lock().mark_done(&done, &positions)?;
+        batch.iter().for_each(|o| o.ack.written());
+        let written = done.iter().filter(|d| !d.sinks.is_empty()).count() as u64;
+        counters.written.fetch_add(written, Ordering::Relaxed);
+        metrics::counter!("tidings_records_written_total").increment(written);
     }
     Ok(())
 }

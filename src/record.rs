@@ -70,6 +70,9 @@ pub struct Extracted {
     pub language: Option<String>,
     /// The page's own description (og:description / meta description).
     pub description: Option<String>,
+    /// The text was cut to the configured maximum ([`cap_text`]).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// How a duplicate was recognised.
@@ -178,6 +181,38 @@ pub struct Record {
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
     pub actors: Vec<ActorTag>,
+    /// The text was cut to `[extract] max_text_kib`.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// Cuts `text` to at most `max` bytes, at the last paragraph break when that
+/// keeps most of it, else at a sentence end, else between words; returns
+/// whether anything was cut.
+pub fn cap_text(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    let keeps_most = |at: usize| at >= end / 2;
+    let cut = head
+        .rfind("\n\n")
+        .filter(|&at| keeps_most(at))
+        .or_else(|| {
+            head.rfind(". ")
+                .map(|at| at + 1)
+                .filter(|&at| keeps_most(at))
+        })
+        .or_else(|| head.rfind(char::is_whitespace).filter(|&at| keeps_most(at)))
+        .unwrap_or(end);
+    text.truncate(cut);
+    let kept = text.trim_end().len();
+    text.truncate(kept);
+    true
 }
 
 /// RFC 3339 in UTC with second precision, the one timestamp format of records.
@@ -260,6 +295,7 @@ impl Extracted {
             byline: opt_without_nul(self.byline),
             language: opt_without_nul(self.language),
             description: opt_without_nul(self.description),
+            truncated: self.truncated,
         }
     }
 }
@@ -316,6 +352,7 @@ impl Record {
             relevance: 0.0,
             topics: Vec::new(),
             actors: Vec::new(),
+            truncated: ex.truncated,
             title,
             text: ex.text,
         })
@@ -325,6 +362,15 @@ impl Record {
         self.duplicate_of = dup.as_ref().map(|d| d.duplicate_of.clone());
         self.similarity = dup.as_ref().map(|d| d.similarity);
         self.duplicate_method = dup.map(|d| d.method);
+    }
+
+    /// The dedup verdict the record carries.
+    pub fn duplicate(&self) -> Option<Duplicate> {
+        Some(Duplicate {
+            duplicate_of: self.duplicate_of.clone()?,
+            similarity: self.similarity.unwrap_or(1.0),
+            method: self.duplicate_method?,
+        })
     }
 
     pub fn set_tags(&mut self, tags: Tags) {
@@ -398,6 +444,26 @@ mod tests {
         assert_eq!(record.text, "Envoys met.");
         assert_eq!(record.title, "Hint");
         assert_eq!(record.authors, ["Ann"]);
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_paragraph_then_a_sentence_then_a_word() {
+        let para = "Envoys met again. ".repeat(10);
+        let mut text = format!("{para}\n\n{para}\n\n{para}");
+        assert!(cap_text(&mut text, para.len() * 2 + 10));
+        assert_eq!(text, format!("{para}\n\n{para}").trim_end());
+
+        let mut one = "Envoys met again. ".repeat(50);
+        assert!(cap_text(&mut one, 100));
+        assert!(one.len() <= 100 && one.ends_with("again."), "{one}");
+
+        let mut words = "слово ".repeat(100);
+        assert!(cap_text(&mut words, 101));
+        assert!(words.len() <= 101 && words.ends_with("слово"), "{words}");
+
+        let mut short = "short".to_string();
+        assert!(!cap_text(&mut short, 100));
+        assert_eq!(short, "short");
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::record::Duplicate;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot create state folder {path}")]
@@ -26,6 +28,12 @@ pub enum StateError {
     #[error("cannot lock state folder {dir}")]
     Lock {
         dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write dead letter to {path}")]
+    DeadLetter {
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -47,8 +55,24 @@ pub struct Done {
     pub guid: Option<String>,
     /// The dedup fingerprint (JSON), so a restart rebuilds the index.
     pub fingerprint: Option<String>,
+    /// The dedup verdict the record was written with, so that writing it
+    /// again (to another sink) gives the same one.
+    pub duplicate: Option<Duplicate>,
     pub done_at: DateTime<Utc>,
     pub item: Option<ItemKey>,
+    /// The sinks (their ids here) that took the record in this write.
+    pub sinks: Vec<i64>,
+}
+
+/// A sink as the store knows it, by the key the sink names itself with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkMark {
+    pub id: i64,
+    /// How far into the sink's own log (a JSONL file's bytes, a stream's
+    /// sequence) every record is known here; 0 for sinks without a log.
+    pub position: u64,
+    /// Whatever the sink held before this store first saw it is known here.
+    pub adopted: bool,
 }
 
 pub struct State {
@@ -98,6 +122,22 @@ const MIGRATIONS: &[&str] = &[
     // several feeds is fetched once.
     "ALTER TABLE items ADD COLUMN page TEXT;
      CREATE INDEX IF NOT EXISTS items_page ON items (page) WHERE page IS NOT NULL;",
+    // 2: which sink holds which record, so that "already present" is per
+    // sink (a new output gets every record) and a sink's own log can be
+    // read back after a crash or a lost store; the verdict a record was
+    // written with.
+    "CREATE TABLE sinks (
+         id       INTEGER PRIMARY KEY,
+         key      TEXT NOT NULL UNIQUE,
+         position INTEGER NOT NULL DEFAULT 0,
+         adopted  INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE sink_records (
+         id   TEXT NOT NULL,
+         sink INTEGER NOT NULL REFERENCES sinks (id),
+         PRIMARY KEY (id, sink)
+     ) WITHOUT ROWID;
+     ALTER TABLE records ADD COLUMN verdict TEXT;",
 ];
 
 /// A feed item: the feed's URL and the item's guid, with the page it links to.
@@ -202,17 +242,10 @@ impl State {
         }
     }
 
-    pub fn is_done(&self, id: &str) -> Result<bool, StateError> {
-        self.conn
-            .query_row("SELECT 1 FROM records WHERE id = ?1", [id], |_| Ok(()))
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
-    }
-
-    /// Marks records as acknowledged by every sink, and their items written,
-    /// in one transaction.
-    pub fn mark_done(&mut self, done: &[Done]) -> Result<(), StateError> {
+    /// Marks records as written to the sinks that took them, and their items
+    /// written, in one transaction; `positions` are how far the sinks' logs
+    /// reach after the write.
+    pub fn mark_done(&mut self, done: &[Done], positions: &[(i64, u64)]) -> Result<(), StateError> {
         let path = &self.path;
         let err = |source| StateError::Sqlite {
             path: path.clone(),
@@ -223,12 +256,19 @@ impl State {
             let mut record = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO records
-                        (id, content_hash, canonical_url, guid, fingerprint, done_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        (id, content_hash, canonical_url, guid, fingerprint, done_at, verdict)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
+                .map_err(err)?;
+            let mut held = tx
+                .prepare_cached("INSERT OR IGNORE INTO sink_records (id, sink) VALUES (?1, ?2)")
                 .map_err(err)?;
             for d in done {
                 let at = crate::record::timestamp(d.done_at);
+                let verdict = d
+                    .duplicate
+                    .as_ref()
+                    .and_then(|v| serde_json::to_string(v).ok());
                 record
                     .execute(params![
                         d.id,
@@ -236,15 +276,152 @@ impl State {
                         d.canonical_url,
                         d.guid,
                         d.fingerprint,
-                        at
+                        at,
+                        verdict
                     ])
                     .map_err(err)?;
+                for sink in &d.sinks {
+                    held.execute(params![d.id, sink]).map_err(err)?;
+                }
                 if let Some(item) = &d.item {
                     upsert_item(&tx, item, ItemStatus::Written, Some(&d.id), &at).map_err(err)?;
                 }
             }
+            for (sink, position) in positions {
+                set_position(&tx, *sink, *position).map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
+    }
+
+    /// The sink with this key, registered (not yet adopted) when new.
+    pub fn sink(&mut self, key: &str) -> Result<SinkMark, StateError> {
+        self.conn
+            .execute("INSERT OR IGNORE INTO sinks (key) VALUES (?1)", [key])
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT id, position, adopted FROM sinks WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(SinkMark {
+                        id: r.get(0)?,
+                        position: r.get::<_, i64>(1)?.max(0) as u64,
+                        adopted: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records found in a sink (read back from it), up to `position` of its log.
+    pub fn add_sink_records(
+        &mut self,
+        sink: i64,
+        ids: &[String],
+        position: u64,
+    ) -> Result<(), StateError> {
+        let path = &self.path;
+        let err = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut held = tx
+                .prepare_cached("INSERT OR IGNORE INTO sink_records (id, sink) VALUES (?1, ?2)")
+                .map_err(err)?;
+            for id in ids {
+                held.execute(params![id, sink]).map_err(err)?;
+            }
+            set_position(&tx, sink, position).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The sink's contents are all known here now.
+    pub fn sink_adopted(&mut self, sink: i64) -> Result<(), StateError> {
+        self.conn
+            .execute("UPDATE sinks SET adopted = 1 WHERE id = ?1", [sink])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Forgets what the sink was known to hold: its log is not the one the
+    /// store knew (a JSONL file cut short or replaced, a stream recreated).
+    pub fn forget_sink(&mut self, sink: i64) -> Result<(), StateError> {
+        let path = &self.path;
+        let err = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute("DELETE FROM sink_records WHERE sink = ?1", [sink])
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE sinks SET position = 0, adopted = 0 WHERE id = ?1",
+            [sink],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Sets aside a record that a sink refused for good, with the reason, in
+    /// `dead-letter.jsonl` beside the store, for someone to look at (and,
+    /// once the cause is fixed, feed back with `tidings backfill`).
+    pub fn dead_letter(
+        &self,
+        sink: &str,
+        record: &crate::record::Record,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        use std::io::Write;
+        let Some(dir) = self.path.parent() else {
+            return Ok(());
+        };
+        let path = dir.join("dead-letter.jsonl");
+        let line = serde_json::json!({
+            "at": crate::record::timestamp(Utc::now()),
+            "sink": sink,
+            "reason": reason,
+            "record": record,
+        });
+        let err = |source| StateError::DeadLetter {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(err)?;
+        writeln!(file, "{line}").map_err(err)?;
+        file.sync_data().map_err(err)
+    }
+
+    /// The sinks (ids) that hold the record.
+    pub fn holders(&self, id: &str) -> Result<Vec<i64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sink FROM sink_records WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The verdict a record was written with; `None` when it was never
+    /// written anywhere.
+    pub fn verdict(&self, id: &str) -> Result<Option<Option<Duplicate>>, StateError> {
+        let stored = self
+            .conn
+            .query_row("SELECT verdict FROM records WHERE id = ?1", [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(stored.map(|v| v.and_then(|json| serde_json::from_str(&json).ok())))
     }
 
     /// Records how an item that produced no record left the pipeline. A
@@ -265,31 +442,59 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether the item reached a final status: it is not fetched again.
-    pub fn item_finished(&self, item: &ItemKey) -> Result<bool, StateError> {
-        self.conn
+    /// Whether the item reached a final status for this run's `sinks`: it
+    /// was skipped (a duplicate, no text, gone), or its record is in every
+    /// one of them. Either way it is not fetched again.
+    pub fn item_finished(&self, item: &ItemKey, sinks: &[i64]) -> Result<bool, StateError> {
+        let found = self
+            .conn
             .query_row(
-                "SELECT status FROM items WHERE feed = ?1 AND guid = ?2",
+                "SELECT status, record_id FROM items WHERE feed = ?1 AND guid = ?2",
                 params![item.feed, item.guid],
-                |r| r.get::<_, String>(0),
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
             )
             .optional()
-            .map(|s| s.is_some_and(|s| s != ItemStatus::Pending.as_str()))
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        match found {
+            Some((status, record)) => self.finished(&status, record.as_deref(), sinks),
+            None => Ok(false),
+        }
     }
 
     /// Whether an item of any feed that links to this page (normalized URL)
-    /// reached a final status: the page is not fetched again.
-    pub fn page_finished(&self, page: &str) -> Result<bool, StateError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM items WHERE page = ?1 AND status != ?2 LIMIT 1",
-                params![page, ItemStatus::Pending.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
+    /// is finished for `sinks` (see [`State::item_finished`]): the page is
+    /// not fetched again.
+    pub fn page_finished(&self, page: &str, sinks: &[i64]) -> Result<bool, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, record_id FROM items WHERE page = ?1")
+            .map_err(|e| self.err(e))?;
+        let items: Vec<(String, Option<String>)> = stmt
+            .query_map([page], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        for (status, record) in items {
+            if self.finished(&status, record.as_deref(), sinks)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn finished(
+        &self,
+        status: &str,
+        record: Option<&str>,
+        sinks: &[i64],
+    ) -> Result<bool, StateError> {
+        if status == ItemStatus::Pending.as_str() {
+            return Ok(false);
+        }
+        let Some(record) = record.filter(|_| status == ItemStatus::Written.as_str()) else {
+            return Ok(true);
+        };
+        let holders = self.holders(record)?;
+        Ok(sinks.iter().all(|s| holders.contains(s)))
     }
 
     pub fn feed(&self, url: &str) -> Result<Option<FeedState>, StateError> {
@@ -375,8 +580,10 @@ impl State {
                     canonical_url: r.get(2)?,
                     guid: r.get(3)?,
                     fingerprint: r.get(4)?,
+                    duplicate: None,
                     done_at: r.get(5)?,
                     item: None,
+                    sinks: Vec::new(),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -438,6 +645,12 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn set_position(conn: &Connection, sink: i64, position: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE sinks SET position = ?2 WHERE id = ?1")?
+        .execute(params![sink, position as i64])
+        .map(drop)
+}
+
 fn upsert_item(
     conn: &Connection,
     item: &ItemKey,
@@ -469,24 +682,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn done_ids_survive_reopening() {
+    fn which_sink_holds_which_record_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = State::open(dir.path()).unwrap();
+        let a = s.sink("jsonl:/out/a.jsonl").unwrap();
+        let b = s.sink("postgres:db/records").unwrap();
+        assert!(!a.adopted && a.position == 0 && a.id != b.id);
+        let verdict = Duplicate {
+            duplicate_of: "seed".into(),
+            similarity: 0.7,
+            method: crate::record::DupMethod::Near,
+        };
         let d = Done {
             id: "abc".into(),
             content_hash: "h".into(),
             canonical_url: None,
             guid: Some("g".into()),
             fingerprint: None,
+            duplicate: Some(verdict.clone()),
             done_at: Utc::now(),
             item: None,
+            sinks: vec![a.id],
         };
-        s.mark_done(&[d.clone(), d]).unwrap();
+        s.mark_done(&[d.clone(), d], &[(a.id, 120)]).unwrap();
         drop(s);
-        let s = State::open(dir.path()).unwrap();
-        assert!(s.is_done("abc").unwrap());
-        assert!(!s.is_done("abd").unwrap());
+        let mut s = State::open(dir.path()).unwrap();
+        assert_eq!(s.holders("abc").unwrap(), [a.id]);
+        assert!(s.holders("abd").unwrap().is_empty());
+        assert_eq!(s.verdict("abc").unwrap(), Some(Some(verdict)));
+        assert_eq!(s.verdict("abd").unwrap(), None);
         assert_eq!(s.done_count().unwrap(), 1);
+        assert_eq!(s.sink("jsonl:/out/a.jsonl").unwrap().position, 120);
+
+        s.add_sink_records(b.id, &["abc".into(), "xyz".into()], 0)
+            .unwrap();
+        s.sink_adopted(b.id).unwrap();
+        assert!(s.sink("postgres:db/records").unwrap().adopted);
+        assert_eq!(s.holders("abc").unwrap().len(), 2);
+        s.forget_sink(a.id).unwrap();
+        assert_eq!(s.holders("abc").unwrap(), [b.id]);
+        assert_eq!(s.sink("jsonl:/out/a.jsonl").unwrap().position, 0);
     }
 
     #[test]
@@ -507,14 +742,14 @@ mod tests {
             guid: "g".into(),
             page: None,
         };
-        assert!(s.item_finished(&old).unwrap());
+        assert!(s.item_finished(&old, &[]).unwrap());
         let new = ItemKey {
             guid: "h".into(),
             page: Some("https://news.example/a".into()),
             ..old
         };
         s.mark_item(&new, ItemStatus::Skipped, "now").unwrap();
-        assert!(s.page_finished("https://news.example/a").unwrap());
+        assert!(s.page_finished("https://news.example/a", &[1]).unwrap());
         drop(s);
         // Opening again applies nothing twice.
         assert!(State::open(dir.path()).is_ok());

@@ -104,6 +104,7 @@ pub fn extract(
         language: meta::language(raw, &text),
         description: meta::description(raw),
         text,
+        truncated: false,
     };
     // JSON-LD's `\u0000` and raw NULs in a page survive parsing.
     Ok(ex.without_nul())

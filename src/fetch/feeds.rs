@@ -89,6 +89,9 @@ pub struct Poller {
     pub state: Arc<Mutex<State>>,
     pub tx: Sender<Article>,
     pub pages: Arc<InFlightPages>,
+    /// The run's sinks (their ids in the state store): an item whose record
+    /// one of them lacks is not finished.
+    pub sinks: Vec<i64>,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
     /// Poll each feed once (run --once, replay) instead of forever.
@@ -287,7 +290,7 @@ impl Poller {
                 guid: item.guid.clone(),
                 page: item.url.as_deref().and_then(canonicalize_url),
             };
-            if !self.lock().item_finished(&key)? {
+            if !self.lock().item_finished(&key, &self.sinks)? {
                 fresh.push((key, item));
             }
         }
@@ -352,7 +355,7 @@ impl Poller {
             return Ok(Some(article));
         };
         if let Some(page) = article.ack.item().and_then(|k| k.page.clone()) {
-            let finished = self.lock().page_finished(&page)?;
+            let finished = self.lock().page_finished(&page, &self.sinks)?;
             match (!finished).then(|| self.pages.claim(&page)).flatten() {
                 Some(claim) => article.ack.hold_page(claim),
                 None => {

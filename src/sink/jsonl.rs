@@ -1,6 +1,11 @@
 //! The embedded default sink: one JSON record per line, appended.
+//!
+//! The file is its own log: its length after a write is the position the
+//! state store keeps with the records it marks. After a crash between a
+//! write here and the state's mark, the lines past that position are read
+//! back ([`JsonlSink::scan`]), so their records are not appended again.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use tokio::fs::{File, OpenOptions};
@@ -12,7 +17,13 @@ use crate::record::Record;
 pub struct JsonlSink {
     path: PathBuf,
     file: File,
+    /// The file's length (where the next write starts), when it is a
+    /// regular file; a pipe or a device is no log to read back.
+    len: Option<u64>,
 }
+
+/// Ids read back per call of the scan's callback.
+const SCAN_CHUNK: usize = 10_000;
 
 impl JsonlSink {
     pub async fn open(path: &Path) -> Result<JsonlSink, SinkError> {
@@ -35,40 +46,136 @@ impl JsonlSink {
             .open(path)
             .await
             .map_err(err)?;
-        Ok(JsonlSink {
-            path: path.to_path_buf(),
-            file,
-        })
+        let meta = file.metadata().await.map_err(err)?;
+        let len = meta.is_file().then_some(meta.len());
+        // The key of this sink in the state store: the same file however
+        // the config spells its path.
+        let path = tokio::fs::canonicalize(path).await.map_err(err)?;
+        Ok(JsonlSink { path, file, len })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    fn err(&self, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The file's length now (someone may have cut or replaced it); `None`
+    /// for a pipe or a device.
+    pub async fn position(&self) -> Result<Option<u64>, SinkError> {
+        if self.len.is_none() {
+            return Ok(None);
+        }
+        match tokio::fs::metadata(&self.path).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(0)),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// The ids of the records from byte `from` to the end, in chunks, each
+    /// with the position it reaches. Lines that are not records (edited by
+    /// hand) are skipped with a warning. Memory stays at one chunk.
+    pub async fn scan(
+        &self,
+        from: u64,
+        chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        if self.len.is_none() {
+            return Ok(());
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let path = self.path.clone();
+        let reader = tokio::task::spawn_blocking(move || {
+            read_ids(&path, from, |ids, at| tx.blocking_send((ids, at)).is_ok())
+        });
+        while let Some((ids, at)) = rx.recv().await {
+            chunk(ids, at)?;
+        }
+        reader
+            .await?
+            .map_err(|source| self.err(source))
+            .map_err(anyhow::Error::from)
+    }
+
     /// Appends the batch as one write and fsyncs it: once this returns, the
-    /// records survive a crash of the process or the machine.
-    pub async fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        let buf = lines(batch).map_err(|source| SinkError::Io {
-            path: self.path.display().to_string(),
-            source,
-        })?;
-        let err = |source| SinkError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
-        self.file.write_all(&buf).await.map_err(err)?;
-        self.file.flush().await.map_err(err)?;
+    /// records survive a crash of the process or the machine. Returns the
+    /// file's length after the write (`None` for a pipe or a device).
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<Option<u64>, SinkError> {
+        let buf = lines(batch).map_err(|source| self.err(source))?;
+        if let Err(e) = self.file.write_all(&buf).await {
+            return Err(self.err(e));
+        }
+        if let Err(e) = self.file.flush().await {
+            return Err(self.err(e));
+        }
         match self.file.sync_data().await {
             // Pipes and character devices cannot be synced; nothing is buffered
             // on our side once the write returned.
-            Err(e) if e.raw_os_error() == Some(22) => Ok(()),
-            other => other.map_err(err),
+            Err(e) if e.raw_os_error() == Some(22) => {}
+            Err(e) => return Err(self.err(e)),
+            Ok(()) => {}
         }
+        if let Some(len) = &mut self.len {
+            *len += buf.len() as u64;
+        }
+        Ok(self.len)
     }
 }
 
+/// Reads the ids of the lines from byte `from` on, handing them out in
+/// chunks with the byte position each chunk ends at; stops early when `each`
+/// returns false.
+fn read_ids(
+    path: &Path,
+    from: u64,
+    mut each: impl FnMut(Vec<String>, u64) -> bool,
+) -> std::io::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = std::io::BufReader::new(file);
+    let (mut ids, mut at, mut line) = (Vec::new(), from, Vec::new());
+    let mut unreadable = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        // A torn last line was cut at open; one written since is not a
+        // record yet.
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        at += n as u64;
+        match serde_json::from_slice::<Id>(&line) {
+            Ok(record) => ids.push(record.id),
+            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Err(_) => unreadable += 1,
+        }
+        if ids.len() >= SCAN_CHUNK && !each(std::mem::take(&mut ids), at) {
+            return Ok(());
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(path = %path.display(), lines = unreadable, "lines that are not records skipped");
+    }
+    each(ids, at);
+    Ok(())
+}
+
 /// The batch as JSON lines, one record each.
-pub fn lines(batch: &[Record]) -> std::io::Result<Vec<u8>> {
+pub fn lines(batch: &[&Record]) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(batch.len() * 4096);
     for record in batch {
         serde_json::to_writer(&mut buf, record)?;
@@ -118,6 +225,32 @@ fn drop_torn_tail(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_read_back_from_a_position_in_chunks_skipping_lines_that_are_not_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let head = "{\"id\":\"a\",\"title\":\"x\"}\n";
+        let mut text = head.to_string();
+        for i in 0..(SCAN_CHUNK + 5) {
+            text.push_str(&format!("{{\"id\":\"n{i}\"}}\n"));
+        }
+        text.push_str("not json\n{\"id\":\"last\"}\n{\"id\":\"torn");
+        std::fs::write(&path, &text).unwrap();
+        let mut chunks = Vec::new();
+        read_ids(&path, head.len() as u64, |ids, at| {
+            chunks.push((ids, at));
+            true
+        })
+        .unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].0.len(), SCAN_CHUNK);
+        assert_eq!(chunks[0].0[0], "n0");
+        assert_eq!(chunks[1].0.last().unwrap(), "last");
+        assert_eq!(chunks[1].0.len(), 6);
+        let end = text.len() - "{\"id\":\"torn".len();
+        assert_eq!(chunks[1].1, end as u64, "up to the last whole line");
+    }
 
     #[test]
     fn a_torn_last_line_is_cut_and_whole_lines_kept() {

@@ -37,6 +37,29 @@ pub enum SinkError {
     Nats(#[from] NatsError),
 }
 
+impl SinkError {
+    /// The error is about one record the sink will never take (too large, a
+    /// constraint it breaks), not about the sink: the record is set aside and
+    /// the rest goes on.
+    pub fn rejects_record(&self) -> bool {
+        match self {
+            SinkError::Io { .. } => false,
+            SinkError::Postgres(e) => e.rejects_record(),
+            SinkError::Nats(e) => e.rejects_record(),
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Records the sink refused for good, by their place in the batch, with
+    /// the reason; every other record is durable in the sink.
+    pub rejected: Vec<(usize, String)>,
+    /// How far the sink's own log reaches now (see [`Sink::position`]).
+    pub position: Option<u64>,
+}
+
 /// One configured sink.
 pub enum Sink {
     Jsonl(JsonlSink),
@@ -65,12 +88,50 @@ impl Sink {
         }
     }
 
-    /// Writes a batch; `Ok` means every record in it is durable in this sink.
-    pub async fn write(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+    /// Writes a batch. `Ok` means every record in it is durable in this sink
+    /// but those listed as rejected; a record the sink refuses for good is
+    /// found by writing halves of the batch, so one bad record costs a few
+    /// more writes, never the batch.
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<Written, SinkError> {
+        let mut written = Written::default();
+        self.write_apart(batch, 0, &mut written).await?;
+        Ok(written)
+    }
+
+    fn write_apart<'a>(
+        &'a mut self,
+        batch: &'a [&'a Record],
+        offset: usize,
+        written: &'a mut Written,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>> {
+        Box::pin(async move {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            match self.write_all(batch).await {
+                Ok(position) => {
+                    written.position = position.max(written.position);
+                    Ok(())
+                }
+                Err(e) if e.rejects_record() && batch.len() == 1 => {
+                    written.rejected.push((offset, retry::chain(&e)));
+                    Ok(())
+                }
+                Err(e) if e.rejects_record() => {
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    self.write_apart(a, offset, written).await?;
+                    self.write_apart(b, offset + a.len(), written).await
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    async fn write_all(&mut self, batch: &[&Record]) -> Result<Option<u64>, SinkError> {
         match self {
             Sink::Jsonl(s) => s.write(batch).await,
-            Sink::Postgres(s) => Ok(s.write(batch).await?),
-            Sink::Nats(s) => Ok(s.write(batch).await?),
+            Sink::Postgres(s) => Ok(s.write(batch).await.map(|()| None)?),
+            Sink::Nats(s) => Ok(s.write(batch).await.map(Some)?),
             Sink::Stdout(out) => {
                 let err = |source| SinkError::Io {
                     path: "<stdout>".to_string(),
@@ -79,8 +140,38 @@ impl Sink {
                 out.write_all(&jsonl::lines(batch).map_err(err)?)
                     .await
                     .map_err(err)?;
-                out.flush().await.map_err(err)
+                out.flush().await.map_err(err)?;
+                Ok(None)
             }
+        }
+    }
+
+    /// How far the sink's own log reaches: a JSONL file's length, a stream's
+    /// last sequence; `None` for sinks without one. A log shorter than the
+    /// state store remembers was replaced: what it held is read again.
+    pub async fn position(&mut self) -> Result<Option<u64>, SinkError> {
+        match self {
+            Sink::Jsonl(s) => s.position().await,
+            Sink::Nats(s) => Ok(s.position().await.map(Some)?),
+            Sink::Postgres(_) | Sink::Stdout(_) => Ok(None),
+        }
+    }
+
+    /// The ids of the records the sink holds past `from` in its log (all of
+    /// them for a sink without a log), handed to `chunk` with the position
+    /// each chunk reaches. What the sink holds is its own truth: this is how
+    /// a state store that missed a write, or was lost, learns it.
+    pub async fn scan(
+        &mut self,
+        from: u64,
+        chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        match self {
+            Sink::Jsonl(s) => s.scan(from, chunk).await,
+            Sink::Postgres(s) => s.scan(from, chunk).await,
+            Sink::Nats(s) => s.scan(from, chunk).await,
+            // What went to standard output cannot be read back.
+            Sink::Stdout(_) => Ok(()),
         }
     }
 
@@ -90,6 +181,16 @@ impl Sink {
             Sink::Postgres(s) => s.name(),
             Sink::Nats(s) => s.name(),
             Sink::Stdout(_) => "stdout".to_string(),
+        }
+    }
+
+    /// The sink's identity in the state store: the same file, table or
+    /// subject is the same sink whatever the config calls it.
+    pub fn key(&self) -> String {
+        match self {
+            Sink::Postgres(s) => s.key(),
+            Sink::Nats(s) => s.key(),
+            Sink::Jsonl(_) | Sink::Stdout(_) => self.name(),
         }
     }
 }

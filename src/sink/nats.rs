@@ -92,6 +92,19 @@ impl NatsError {
             | NatsError::Encode { .. } => false,
         }
     }
+
+    /// The error is about one record, which the stream will never take (too
+    /// large for the server's max_payload), not about the sink.
+    pub fn rejects_record(&self) -> bool {
+        matches!(
+            self,
+            NatsError::Encode { .. }
+                | NatsError::Publish {
+                    kind: PublishErrorKind::MaxPayloadExceeded,
+                    ..
+                }
+        )
+    }
 }
 
 /// Problems with a nats sink's settings, one message each, for `tidings
@@ -197,9 +210,9 @@ pub struct NatsSink {
     /// The configured stream; `None` means the one that takes the subject.
     stream: Option<String>,
     target: String,
-    /// Cleared when a publish found no stream, so the next attempt makes
-    /// sure it exists again first.
-    stream_ready: bool,
+    /// The stream that takes the subject, once made sure of; cleared when a
+    /// publish found no stream, so the next attempt makes sure again first.
+    ready: Option<String>,
 }
 
 impl NatsSink {
@@ -245,7 +258,7 @@ impl NatsSink {
             subject: Subject::from(subject),
             stream: stream.map(str::to_string),
             target,
-            stream_ready: false,
+            ready: None,
         };
         sink.with_retries(&[]).await?;
         Ok(sink)
@@ -255,21 +268,107 @@ impl NatsSink {
         format!("nats:{} subject {}", self.target, self.subject)
     }
 
-    /// Publishes every record and returns once the stream acknowledged each
-    /// one (repeats it dropped count as acknowledged).
-    pub async fn write(&mut self, batch: &[Record]) -> Result<(), NatsError> {
-        if batch.is_empty() {
+    /// The key of this sink in the state store: the server and subject.
+    pub fn key(&self) -> String {
+        format!("nats:{}/{}", self.target, self.subject)
+    }
+
+    /// The stream's last sequence: how far its log reaches.
+    pub async fn position(&mut self) -> Result<u64, NatsError> {
+        let name = self.stream_name().await?;
+        let mut stream = self
+            .js
+            .get_stream(&name)
+            .await
+            .map_err(|e| stream_error(&name, &e, true))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| stream_error(&name, &e, true))?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// The record ids (`Nats-Msg-Id`) of the messages after sequence `from`
+    /// up to the stream's end at the time of the call, in chunks, each with
+    /// the sequence it reaches. Reads headers only.
+    pub async fn scan(
+        &mut self,
+        from: u64,
+        chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+        use futures::StreamExt;
+        let end = self.position().await?;
+        if end <= from {
             return Ok(());
         }
+        let name = self.stream_name().await?;
+        let stream = self
+            .js
+            .get_stream(&name)
+            .await
+            .map_err(|e| stream_error(&name, &e, true))?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: self.subject.to_string(),
+                headers_only: true,
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: from + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| stream_error(&name, &e, true))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| stream_error(&name, &e, true))?;
+        let mut ids = Vec::new();
+        let mut at = from;
+        while at < end {
+            let message = tokio::time::timeout(REQUEST_TIMEOUT, messages.next())
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "stream {name}: no message within {REQUEST_TIMEOUT:?} while reading it back"
+                    )
+                })?;
+            let Some(message) = message else { break };
+            let message = message.map_err(|e| stream_error(&name, &e, true))?;
+            let info = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("stream {name}: {e}"))?;
+            at = info.stream_sequence;
+            if let Some(id) = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
+                ids.push(id.to_string());
+            }
+            if ids.len() >= 10_000 {
+                chunk(std::mem::take(&mut ids), at)?;
+            }
+        }
+        chunk(ids, at.max(end))
+    }
+
+    async fn stream_name(&mut self) -> Result<String, NatsError> {
+        if self.ready.is_none() {
+            self.ready = Some(self.ensure_stream().await?);
+        }
+        Ok(self.ready.clone().unwrap_or_default())
+    }
+
+    /// Publishes every record and returns once the stream acknowledged each
+    /// one (repeats it dropped count as acknowledged), with the highest
+    /// sequence acknowledged.
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<u64, NatsError> {
         self.with_retries(batch).await
     }
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.
-    async fn with_retries(&mut self, batch: &[Record]) -> Result<(), NatsError> {
+    async fn with_retries(&mut self, batch: &[&Record]) -> Result<u64, NatsError> {
         let mut backoff = Backoff::new();
         loop {
             match self.attempt(batch).await {
-                Ok(()) => return Ok(()),
+                Ok(sequence) => return Ok(sequence),
                 Err(e) if e.is_transient() => {
                     if matches!(
                         e,
@@ -278,7 +377,7 @@ impl NatsSink {
                             ..
                         }
                     ) {
-                        self.stream_ready = false;
+                        self.ready = None;
                     }
                     let delay = backoff.next_delay();
                     tracing::warn!(
@@ -294,11 +393,9 @@ impl NatsSink {
         }
     }
 
-    async fn attempt(&mut self, batch: &[Record]) -> Result<(), NatsError> {
-        if !self.stream_ready {
-            self.ensure_stream().await?;
-            self.stream_ready = true;
-        }
+    async fn attempt(&mut self, batch: &[&Record]) -> Result<u64, NatsError> {
+        self.stream_name().await?;
+        let mut last = 0;
         // Publish a window, then collect its acks: the messages travel
         // back to back instead of one round trip each.
         for window in batch.chunks(IN_FLIGHT) {
@@ -318,11 +415,13 @@ impl NatsSink {
                 acks.push((id, ack));
             }
             for (id, ack) in acks {
-                ack.await
+                let ack = ack
+                    .await
                     .map_err(|e| self.publish_error(id, &e, e.kind()))?;
+                last = last.max(ack.sequence);
             }
         }
-        Ok(())
+        Ok(last)
     }
 
     fn publish_error(
@@ -339,14 +438,15 @@ impl NatsSink {
         }
     }
 
-    async fn ensure_stream(&self) -> Result<(), NatsError> {
+    /// Makes sure a stream takes the subject; its name.
+    async fn ensure_stream(&self) -> Result<String, NatsError> {
         let subject = self.subject.as_str();
         let name = match &self.stream {
             Some(name) => name.clone(),
             None => match self.js.stream_by_subject(subject).await {
                 Ok(found) => {
                     tracing::debug!(stream = %found, subject, "publishing into an existing stream");
-                    return Ok(());
+                    return Ok(found);
                 }
                 Err(e) if e.kind() == GetStreamByNameErrorKind::NotFound => stream_for(subject),
                 Err(e) => {
@@ -370,7 +470,7 @@ impl NatsSink {
             .map_err(|e| stream_error(&name, &e, create_transient(&e.kind())))?;
         // An existing stream may have been set up for other subjects.
         match self.js.stream_by_subject(subject).await {
-            Ok(found) if found == name => Ok(()),
+            Ok(found) if found == name => Ok(name),
             Ok(found) => Err(NatsError::SubjectNotInStream {
                 stream: name,
                 subject: subject.to_string(),

@@ -107,6 +107,20 @@ impl PostgresError {
             | PostgresError::Encode(_) => false,
         }
     }
+
+    /// The error is about the records written, not the sink: bad data (class
+    /// 22), a constraint (23) or a limit (54) that one record breaks. Which
+    /// record is found by writing fewer at a time.
+    pub fn rejects_record(&self) -> bool {
+        match self {
+            PostgresError::Encode(_) => true,
+            PostgresError::Write { source, .. } => source.code().is_some_and(|code| {
+                let code = code.code();
+                code.starts_with("22") || code.starts_with("23") || code.starts_with("54")
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Errors without an SQLSTATE are I/O, a closed connection or a timeout. Of
@@ -249,10 +263,56 @@ impl PostgresSink {
         format!("postgres:{} table {}", self.target, self.table)
     }
 
+    /// The key of this sink in the state store: the database and table.
+    pub fn key(&self) -> String {
+        format!("postgres:{}/{}", self.target, self.table)
+    }
+
+    /// Every record id in the table, in chunks (the table has no log to
+    /// read from a position: `_from` is ignored and the chunks reach 0).
+    pub async fn scan(
+        &mut self,
+        _from: u64,
+        chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        use futures::TryStreamExt;
+        self.with_retries(None).await?;
+        let Some(conn) = &self.conn else {
+            return Ok(());
+        };
+        let rows = conn
+            .client
+            .query_raw(
+                &format!("SELECT id FROM {}", quoted(&self.table)),
+                std::iter::empty::<&str>(),
+            )
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: self.table.clone(),
+                source,
+            })?;
+        futures::pin_mut!(rows);
+        let mut ids = Vec::new();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: self.table.clone(),
+                source,
+            })?
+        {
+            ids.push(row.get::<_, String>(0));
+            if ids.len() >= 10_000 {
+                chunk(std::mem::take(&mut ids), 0)?;
+            }
+        }
+        chunk(ids, 0)
+    }
+
     /// Upserts the batch in one statement (so in one transaction) and
     /// returns once it is committed. Records already stored with the same
     /// content are left untouched, so a replay changes nothing.
-    pub async fn write(&mut self, batch: &[Record]) -> Result<(), PostgresError> {
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<(), PostgresError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -528,7 +588,7 @@ fn upsert_sql(table: &str) -> String {
 /// The batch as a JSON array. PostgreSQL text and jsonb cannot hold U+0000,
 /// which a hostile page may smuggle into a record; in this sink it becomes
 /// U+FFFD rather than failing the batch forever.
-fn batch_json(batch: &[Record]) -> Result<String, serde_json::Error> {
+fn batch_json(batch: &[&Record]) -> Result<String, serde_json::Error> {
     let json = serde_json::to_string(batch)?;
     // serde_json writes U+0000 only as this escape; a literal backslash
     // followed by "u0000" in a text also matches, and is left intact below.
