@@ -722,6 +722,7 @@ async fn sink_stage(
         }
         let started = Instant::now();
         let mut taken: Vec<Vec<i64>> = vec![Vec::new(); batch.len()];
+        let mut refused: Vec<Vec<i64>> = vec![Vec::new(); batch.len()];
         let mut positions = Vec::new();
         for (i, (sink, &sink_id)) in outputs.sinks.iter_mut().zip(&outputs.ids).enumerate() {
             let places: Vec<usize> = (0..batch.len())
@@ -750,9 +751,10 @@ async fn sink_stage(
                      file: {reason}"
                 );
             }
-            for (&k, refused) in places.iter().zip(rejected) {
-                if !refused {
-                    taken[k].push(sink_id);
+            for (&k, rejected) in places.iter().zip(rejected) {
+                match rejected {
+                    false => taken[k].push(sink_id),
+                    true => refused[k].push(sink_id),
                 }
             }
             if let Some(position) = written.position {
@@ -764,8 +766,8 @@ async fn sink_stage(
         let now = Utc::now();
         let done: Vec<Done> = batch
             .iter()
-            .zip(taken)
-            .map(|(o, sinks)| Done {
+            .zip(taken.into_iter().zip(refused))
+            .map(|(o, (sinks, refused))| Done {
                 id: o.record.id.clone(),
                 content_hash: o.record.content_hash.clone(),
                 canonical_url: o.record.canonical_url.clone(),
@@ -775,6 +777,7 @@ async fn sink_stage(
                 done_at: now,
                 item: o.ack.item.clone(),
                 sinks,
+                refused,
             })
             .collect();
         lock().mark_done(&done, &positions)?;

@@ -62,6 +62,8 @@ pub struct Done {
     pub item: Option<ItemKey>,
     /// The sinks (their ids here) that took the record in this write.
     pub sinks: Vec<i64>,
+    /// The sinks that refused it for good (see [`State::dead_letter`]).
+    pub refused: Vec<i64>,
 }
 
 /// A sink as the store knows it, by the key the sink names itself with.
@@ -133,8 +135,11 @@ const MIGRATIONS: &[&str] = &[
          adopted  INTEGER NOT NULL DEFAULT 0
      );
      CREATE TABLE sink_records (
-         id   TEXT NOT NULL,
-         sink INTEGER NOT NULL REFERENCES sinks (id),
+         id      TEXT NOT NULL,
+         sink    INTEGER NOT NULL REFERENCES sinks (id),
+         -- The sink refused the record for good (it is in the dead-letter
+         -- file): done with, though not held.
+         refused INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (id, sink)
      ) WITHOUT ROWID;
      ALTER TABLE records ADD COLUMN verdict TEXT;",
@@ -261,7 +266,9 @@ impl State {
                 )
                 .map_err(err)?;
             let mut held = tx
-                .prepare_cached("INSERT OR IGNORE INTO sink_records (id, sink) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO sink_records (id, sink, refused) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(err)?;
             for d in done {
                 let at = crate::record::timestamp(d.done_at);
@@ -281,7 +288,10 @@ impl State {
                     ])
                     .map_err(err)?;
                 for sink in &d.sinks {
-                    held.execute(params![d.id, sink]).map_err(err)?;
+                    held.execute(params![d.id, sink, false]).map_err(err)?;
+                }
+                for sink in &d.refused {
+                    held.execute(params![d.id, sink, true]).map_err(err)?;
                 }
                 if let Some(item) = &d.item {
                     upsert_item(&tx, item, ItemStatus::Written, Some(&d.id), &at).map_err(err)?;
@@ -399,7 +409,8 @@ impl State {
         file.sync_data().map_err(err)
     }
 
-    /// The sinks (ids) that hold the record.
+    /// The sinks (ids) done with the record: they hold it, or refused it
+    /// for good.
     pub fn holders(&self, id: &str) -> Result<Vec<i64>, StateError> {
         let mut stmt = self
             .conn
@@ -584,6 +595,7 @@ impl State {
                     done_at: r.get(5)?,
                     item: None,
                     sinks: Vec::new(),
+                    refused: Vec::new(),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -703,11 +715,12 @@ mod tests {
             done_at: Utc::now(),
             item: None,
             sinks: vec![a.id],
+            refused: vec![b.id],
         };
         s.mark_done(&[d.clone(), d], &[(a.id, 120)]).unwrap();
         drop(s);
         let mut s = State::open(dir.path()).unwrap();
-        assert_eq!(s.holders("abc").unwrap(), [a.id]);
+        assert_eq!(s.holders("abc").unwrap(), [a.id, b.id], "held or refused");
         assert!(s.holders("abd").unwrap().is_empty());
         assert_eq!(s.verdict("abc").unwrap(), Some(Some(verdict)));
         assert_eq!(s.verdict("abd").unwrap(), None);

@@ -264,3 +264,235 @@ async fn a_kill_between_the_jsonl_write_and_the_next_sinks_ack_writes_nothing_tw
 async fn sigterm_during_a_sink_outage_writes_nothing_twice() {
     stop_between_the_sinks("-TERM").await;
 }
+
+/// A page whose article text is about `kib` KiB.
+fn long_page(kib: usize) -> String {
+    let paragraph = "<p>Delegations from both sides met again on Tuesday to go over the text of \
+                     the monitoring annex, clause by clause, with observers present.</p>";
+    let body = paragraph.repeat(kib * 1024 / (paragraph.len() - 7) + 1);
+    format!(
+        "<html><head><title>Long</title></head><body><article><h1>The whole annex, read \
+         aloud</h1>{body}</article></body></html>"
+    )
+}
+
+/// A feed of two ordinary pages and one whose record is over NATS's 1 MiB.
+async fn feed_with_a_huge_page(server: &MockServer) -> String {
+    let base = server.uri();
+    let items: String = ["/p/0", "/huge", "/p/1"]
+        .iter()
+        .map(|p| format!("<item><title>T</title><link>{base}{p}</link><guid>{p}</guid></item>"))
+        .collect();
+    Mock::given(path("/feed.rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>F</title>{items}\
+             </channel></rss>"
+        )))
+        .mount(server)
+        .await;
+    for i in 0..2 {
+        Mock::given(path(format!("/p/{i}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string(support::article_page(i)),
+            )
+            .mount(server)
+            .await;
+    }
+    Mock::given(path("/huge"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string(long_page(1600)),
+        )
+        .mount(server)
+        .await;
+    format!("{base}/feed.rss")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_a_sink_refuses_for_good_is_set_aside_and_the_rest_goes_on() {
+    let nats_url = servers::nats_url();
+    let stream = servers::unique("TIDINGS_DLQ");
+    let subject = format!("{}.records", stream.to_lowercase());
+    let _cleanup = servers::js::cleanup(&nats_url, Some(&stream), &subject);
+    let server = MockServer::start().await;
+    let feed = feed_with_a_huge_page(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    // No cap on the text worth the name: the record is over 1 MiB.
+    let cfg = support::config(
+        dir.path(),
+        &format!(
+            "[extract]\nmax_text_kib = 4096\n[http]\nper_host_delay_ms = 0\nmax_body_mib = 8\n\
+             [[sinks]]\nkind = \"nats\"\nurl = \"{nats_url}\"\nsubject = \"{subject}\"\n\
+             stream = \"{stream}\"\n[[feeds]]\nurl = \"{feed}\"\n"
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    for round in 0..2 {
+        let run = support::tidings(dir.path(), &["run", "--once", "--config", cfg]);
+        assert!(run.status.success(), "round {round}: {}", stderr(&run));
+    }
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 3, "the JSONL sink takes all three, once");
+    let huge = written
+        .iter()
+        .find(|r| r["url"].as_str().unwrap().ends_with("/huge"))
+        .unwrap();
+    assert_eq!(huge["truncated"], false);
+
+    let js = servers::js::context(&nats_url).await;
+    let (in_stream, count) = servers::js::stored(&js, &stream).await;
+    assert_eq!(count, 2, "NATS takes the two that fit");
+    assert!(!in_stream.contains(huge["id"].as_str().unwrap()));
+
+    let letters: Vec<serde_json::Value> = records(&dir.path().join("state/dead-letter.jsonl"));
+    assert_eq!(letters.len(), 1, "set aside once, not at every poll");
+    assert_eq!(letters[0]["record"]["id"], huge["id"]);
+    assert!(letters[0]["sink"].as_str().unwrap().starts_with("nats:"));
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("payload"),
+        "{}",
+        letters[0]["reason"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_over_the_cap_is_cut_and_marked_truncated_and_fits_every_sink() {
+    let nats_url = servers::nats_url();
+    let stream = servers::unique("TIDINGS_CAP");
+    let subject = format!("{}.records", stream.to_lowercase());
+    let _cleanup = servers::js::cleanup(&nats_url, Some(&stream), &subject);
+    let server = MockServer::start().await;
+    let feed = feed_with_a_huge_page(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(
+        dir.path(),
+        &format!(
+            "[http]\nper_host_delay_ms = 0\nmax_body_mib = 8\n\
+             [[sinks]]\nkind = \"nats\"\nurl = \"{nats_url}\"\nsubject = \"{subject}\"\n\
+             stream = \"{stream}\"\n[[feeds]]\nurl = \"{feed}\"\n"
+        ),
+    );
+    let run = support::tidings(dir.path(), &["run", "--once", "--config", cfg.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let written = records(&dir.path().join("out.jsonl"));
+    let huge = written
+        .iter()
+        .find(|r| r["url"].as_str().unwrap().ends_with("/huge"))
+        .unwrap();
+    assert_eq!(huge["truncated"], true);
+    let text = huge["text"].as_str().unwrap();
+    assert!(text.len() <= 512 * 1024, "{}", text.len());
+    assert!(text.len() > 400 * 1024, "cut near the cap: {}", text.len());
+    assert!(text.ends_with("present."), "cut between sentences");
+    let js = servers::js::context(&nats_url).await;
+    assert_eq!(servers::js::stored(&js, &stream).await.1, 3);
+    assert!(!dir.path().join("state/dead-letter.jsonl").exists());
+}
+
+/// The crash test: the daemon writes into JSONL, PostgreSQL and NATS at once
+/// and is killed with SIGKILL at 50 random moments (starting, polling,
+/// fetching, between one sink's write and the next, marking the state);
+/// then it runs to the end. Every sink holds every record, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_kills_at_random_moments_lose_nothing_and_write_nothing_twice_in_any_sink() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const N: usize = 80;
+    const KILLS: usize = 50;
+    let (pg_url, nats_url) = (servers::postgres_url(), servers::nats_url());
+    let table = servers::unique("tidings_crash");
+    let stream = servers::unique("TIDINGS_CRASH");
+    let subject = format!("{}.records", stream.to_lowercase());
+    let _pg_cleanup = servers::pg::cleanup(&pg_url, &table);
+    let _js_cleanup = servers::js::cleanup(&nats_url, Some(&stream), &subject);
+
+    // The feed grows by four items at each poll, so that later runs still
+    // find new work to be killed in the middle of.
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let polls = AtomicUsize::new(0);
+    let feed_base = base.clone();
+    Mock::given(path("/feed.rss"))
+        .respond_with(move |_: &wiremock::Request| {
+            let shown = (8 + 4 * polls.fetch_add(1, Ordering::Relaxed)).min(N);
+            let items: String = (0..shown)
+                .map(|i| {
+                    format!(
+                        "<item><title>D {i}</title><link>{feed_base}/p/{i}</link>\
+                         <guid>g-{i}</guid></item>"
+                    )
+                })
+                .collect();
+            ResponseTemplate::new(200).set_body_string(format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>F</title>\
+                 {items}</channel></rss>"
+            ))
+        })
+        .mount(&server)
+        .await;
+    for i in 0..N {
+        Mock::given(path(format!("/p/{i}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string(support::article_page(i))
+                    .set_delay(Duration::from_millis(10 + (i as u64 * 7) % 30)),
+            )
+            .mount(&server)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = support::config(
+        dir.path(),
+        &format!(
+            "[pipeline]\nbatch_size = 3\nbatch_timeout_ms = 20\n\
+             [http]\nper_host_delay_ms = 0\nper_host_concurrency = 4\n\
+             [poll]\ninterval_secs = 1\nmin_interval_secs = 1\njitter = 0.0\n\
+             [[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n\
+             [[sinks]]\nkind = \"nats\"\nurl = \"{nats_url}\"\nsubject = \"{subject}\"\n\
+             stream = \"{stream}\"\n[[feeds]]\nurl = \"{base}/feed.rss\"\n"
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    for _ in 0..KILLS {
+        let mut daemon = Daemon::spawn(
+            Command::new(env!("CARGO_BIN_EXE_tidings"))
+                .args(["run", "--config", cfg])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let moment = rand::random_range(30..700);
+        tokio::time::sleep(Duration::from_millis(moment)).await;
+        daemon.kill();
+    }
+    let out = dir.path().join("out.jsonl");
+    let partial = records(&out).len();
+    for _ in 0..2 {
+        let run = support::tidings(dir.path(), &["run", "--once", "--config", cfg]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+
+    let written = records(&out);
+    let jsonl_ids = ids(&written);
+    let expected: Vec<String> = {
+        let mut guids: Vec<String> = written
+            .iter()
+            .map(|r| r["guid"].as_str().unwrap().to_string())
+            .collect();
+        guids.sort();
+        guids.dedup();
+        guids
+    };
+    assert_eq!(expected.len(), N, "every item has its record (JSONL had {partial} after the kills)");
+    assert_eq!(written.len(), N, "no record twice in the JSONL file");
+    let db = servers::pg::client(&pg_url).await;
+    let (in_pg, rows) = servers::pg::stored(&db, &table).await;
+    assert_eq!(rows, N as i64);
+    assert_eq!(in_pg.into_iter().collect::<Vec<_>>(), jsonl_ids);
+    let js = servers::js::context(&nats_url).await;
+    let (in_stream, messages) = servers::js::stored(&js, &stream).await;
+    assert_eq!(messages, N as u64, "no message twice in the stream");
+    assert_eq!(in_stream.into_iter().collect::<Vec<_>>(), jsonl_ids);
+}
