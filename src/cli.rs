@@ -230,12 +230,14 @@ async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await
 }
 
-/// The feeds a fixture was recorded with, so `replay` needs no config.
+/// The feeds a fixture was recorded with, so `replay` needs no config;
+/// without their secrets, like the recorded URLs replay looks them up by.
 fn write_fixture_feeds(cfg: &Config, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut toml = String::from("# Feeds this fixture was recorded with.\n");
     for feed in &cfg.feeds {
-        toml.push_str(&format!("\n[[feeds]]\nurl = {:?}\n", feed.url.as_str()));
+        let url = crate::redact::url(feed.url.as_str());
+        toml.push_str(&format!("\n[[feeds]]\nurl = {url:?}\n"));
         if let Some(name) = &feed.name {
             toml.push_str(&format!("name = {name:?}\n"));
         }
@@ -296,11 +298,12 @@ fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
     article.url = url;
     let ex = pipeline::extract_article(&article, &opts)
         .with_context(|| format!("{}", path.display()))?;
+    let shown = |u: &Option<String>| u.as_deref().map(crate::redact::url);
     print(json!({
         "title": ex.title,
         "text": ex.text,
-        "url": article.url,
-        "canonical_url": ex.canonical_url,
+        "url": shown(&article.url),
+        "canonical_url": shown(&ex.canonical_url),
         "published_at": ex.published_at.map(crate::record::timestamp),
         "byline": ex.byline,
         "language": ex.language,

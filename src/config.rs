@@ -16,6 +16,8 @@ use std::time::Duration;
 
 pub use section::{Report, Section};
 
+use crate::redact;
+
 /// The config compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED: &str = include_str!("../config/tidings.toml");
 
@@ -388,7 +390,18 @@ fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
             .position(|a| a.as_ref().is_some_and(|a| same_feed(&a.url, &b.url)));
         if let Some(i) = first {
             let other = entry_at(&entries[i], "url");
-            entries[j].problem("url", format!("same feed as {other}"));
+            let message = match &read[i] {
+                Some(a)
+                    if a.url[..url::Position::AfterQuery] != b.url[..url::Position::AfterQuery] =>
+                {
+                    format!(
+                        "same feed as {other} apart from its credentials (tidings keeps one \
+                         state per feed URL with credentials hidden)"
+                    )
+                }
+                _ => format!("same feed as {other}"),
+            };
+            entries[j].problem("url", message);
         }
     }
     for s in entries {
@@ -397,11 +410,13 @@ fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
     read.into_iter().flatten().collect()
 }
 
-/// Whether two feed URLs fetch the same thing. `Url` has already folded the
-/// scheme and host case, dropped a default port and given an empty path its
-/// `/`; a fragment is never sent to the server.
+/// Whether two feed URLs fetch the same thing, or differ only in their
+/// secrets (which the state store, keyed by the URL without them, does not
+/// tell apart). `Url` has already folded the scheme and host case, dropped a
+/// default port and given an empty path its `/`; a fragment is never sent
+/// to the server.
 fn same_feed(a: &url::Url, b: &url::Url) -> bool {
-    a[..url::Position::AfterQuery] == b[..url::Position::AfterQuery]
+    redact::url(&a[..url::Position::AfterQuery]) == redact::url(&b[..url::Position::AfterQuery])
 }
 
 /// Another entry, for a message: `sinks[0] on line 5`.
@@ -425,7 +440,7 @@ fn feed(s: &mut Section<'_>) -> Option<Feed> {
                 None
             }
             Err(e) => {
-                s.problem("url", format!("{raw:?} is not a URL: {e}"));
+                s.problem("url", format!("{:?} is not a URL: {e}", redact::url(raw)));
                 None
             }
         });
@@ -744,6 +759,30 @@ mod tests {
                 "t.toml: http.private_networks: unknown value \"sometimes\", expected \"deny\" or \"allow\" (line 2)"
             ]
         );
+    }
+
+    #[test]
+    fn feeds_differing_only_by_their_secrets_are_one_feed_and_no_secret_is_echoed() {
+        let p = problems(
+            "[[feeds]]\nurl = \"https://u:A1@wire.example/f?api_key=K1&q=x\"\n\
+             [[feeds]]\nurl = \"https://u:B2@wire.example/f?api_key=K2&q=x\"\n\
+             [[feeds]]\nurl = \"https://u:C3@wire.example/f?api_key=K3&q=y\"\n\
+             [[feeds]]\nurl = \"https://u:D4@bad host/f\"\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains(
+                "feeds[1].url: same feed as feeds[0] on line 2 apart from its credentials"
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p[1].contains("\"https://u:***@bad host/f\" is not a URL"),
+            "{p:?}"
+        );
+        for secret in ["A1", "B2", "C3", "D4", "K1", "K2", "K3"] {
+            assert!(!p.concat().contains(secret), "{secret} in {p:?}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod fetch;
 pub mod observe;
 pub mod pipeline;
 pub mod record;
+pub mod redact;
 pub mod seeds;
 pub mod sink;
 pub mod state;

@@ -59,6 +59,8 @@ pub fn json_logs() -> bool {
 /// with `message` and `fields` under `"fields"`, so that every line on
 /// standard error is JSON.
 pub fn console(level: Level, text: &str, message: &str, fields: Map<String, Value>) {
+    // The error that ended a run may come from any library, URL and all.
+    let (text, message) = (crate::redact::text(text), crate::redact::text(message));
     let line = match FORMAT.get() {
         Some(LogFormat::Json) => {
             let mut all = Map::new();
@@ -73,7 +75,7 @@ pub fn console(level: Level, text: &str, message: &str, fields: Map<String, Valu
             })
             .to_string()
         }
-        _ => text.to_string(),
+        _ => text,
     };
     // Nowhere left to report a failing standard error.
     let _ = writeln!(std::io::stderr().lock(), "{line}");

@@ -529,8 +529,11 @@ pub fn extract_article(
     }
 }
 
-fn describe(article: &Article) -> &str {
-    article.url.as_deref().unwrap_or(&article.source.location)
+fn describe(article: &Article) -> String {
+    match &article.url {
+        Some(url) => crate::redact::url(url),
+        None => article.source.location.clone(),
+    }
 }
 
 /// Extraction and the dedup fingerprint, both CPU work, on the blocking pool
@@ -566,7 +569,7 @@ async fn extract_worker(
                 }
             }
             Err(e) => {
-                tracing::warn!(source = describe(&article), "skipped: {e}");
+                tracing::warn!(source = %describe(&article), "skipped: {e}");
                 counters.skip("extract", &e.to_string());
                 article.ack.finish(&state, ItemStatus::Skipped);
             }

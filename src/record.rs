@@ -9,6 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::redact;
+
 /// Version of the record schema carried in every record.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -315,18 +317,24 @@ impl FeedHints {
 
 impl Record {
     /// Assembles the record of an extracted article, not yet deduplicated or
-    /// tagged. `None` when extraction has not run. No field holds a NUL.
+    /// tagged. `None` when extraction has not run. No field holds a NUL, and
+    /// no URL a secret: the id hashes the canonical URL without its secrets,
+    /// so it stays the same when a link's token changes.
     pub fn from_article(article: Article) -> Option<Record> {
         let ex = article.extracted?.without_nul();
         let hints = article.hints.without_nul();
         let mut source = article.source;
         source.location = without_nul(source.location);
+        if source.kind == SourceKind::Feed {
+            source.location = redact::url(&source.location);
+        }
         source.name = opt_without_nul(source.name);
         source.tags = source.tags.into_iter().map(without_nul).collect();
-        let url = opt_without_nul(article.url);
-        let guid = opt_without_nul(article.guid);
+        let shown = |u: Option<String>| opt_without_nul(u).map(|u| redact::url(&u));
+        let url = shown(article.url);
+        let guid = opt_without_nul(article.guid).map(|g| redact::text(&g));
         let title = ex.title.or(hints.title).unwrap_or_default();
-        let canonical_url = ex.canonical_url.or_else(|| url.clone());
+        let canonical_url = shown(ex.canonical_url).or_else(|| url.clone());
         let authors = match ex.byline {
             Some(b) => vec![b],
             None => hints.authors,
@@ -444,6 +452,55 @@ mod tests {
         assert_eq!(record.text, "Envoys met.");
         assert_eq!(record.title, "Hint");
         assert_eq!(record.authors, ["Ann"]);
+    }
+
+    fn feed_article(page: &str) -> Article {
+        Article {
+            source: Source {
+                kind: SourceKind::Feed,
+                location: "https://reader:pa55@wire.example/feed?api_key=K3Y".into(),
+                name: None,
+                tags: Vec::new(),
+            },
+            url: Some(page.into()),
+            guid: Some(page.into()),
+            fetched_at: Utc::now(),
+            body: Body::Text(String::new()),
+            hints: FeedHints::default(),
+            extracted: Some(Extracted {
+                text: "Envoys met.".into(),
+                ..Extracted::default()
+            }),
+            ack: crate::pipeline::Ack::default(),
+        }
+    }
+
+    #[test]
+    fn no_url_of_a_record_holds_a_secret_and_the_id_ignores_them() {
+        let record =
+            Record::from_article(feed_article("https://wire.example/a/1?token=T0K&p=2")).unwrap();
+        let json = serde_json::to_string(&record).unwrap();
+        for secret in ["pa55", "K3Y", "T0K"] {
+            assert!(!json.contains(secret), "{secret} in {json}");
+        }
+        assert_eq!(
+            record.source.location,
+            "https://reader:***@wire.example/feed?api_key=***"
+        );
+        assert_eq!(
+            record.url.as_deref(),
+            Some("https://wire.example/a/1?token=***&p=2")
+        );
+        assert_eq!(record.guid, record.url);
+        let other_token =
+            Record::from_article(feed_article("https://wire.example/a/1?token=NEW&p=2")).unwrap();
+        assert_eq!(
+            record.id, other_token.id,
+            "a rotated token is the same article"
+        );
+        let other_page =
+            Record::from_article(feed_article("https://wire.example/a/1?token=T0K&p=3")).unwrap();
+        assert_ne!(record.id, other_page.id);
     }
 
     #[test]

@@ -148,9 +148,12 @@ const MIGRATIONS: &[&str] = &[
 /// A feed item: the feed's URL and the item's guid, with the page it links to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemKey {
+    /// The feed's URL without its secrets ([`crate::redact::url`]), as the
+    /// feeds table is keyed too: the store holds no credentials.
     pub feed: String,
     pub guid: String,
-    /// The linked page's normalized URL, when the item has a link.
+    /// The linked page's normalized URL without its secrets, when the item
+    /// has a link.
     pub page: Option<String>,
 }
 

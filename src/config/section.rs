@@ -44,7 +44,9 @@ impl<'a> Report<'a> {
         self.problems.borrow_mut().push(Problem {
             file: self.file.to_string(),
             key: key.into(),
-            message: message.into(),
+            // A value quoted back (a URL under the wrong key, say) must not
+            // show its secrets either.
+            message: crate::redact::text(&message.into()),
             line,
         });
     }

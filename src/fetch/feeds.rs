@@ -23,6 +23,7 @@ use crate::fetch::http::{FetchError, Http, Validators};
 use crate::fetch::local::FeedItem;
 use crate::pipeline::{Ack, Counters};
 use crate::record::{Article, Body, Source, SourceKind, timestamp};
+use crate::redact;
 use crate::state::{FeedState, ItemKey, ItemStatus, State};
 
 /// A page that failed this many times is given up on.
@@ -134,7 +135,9 @@ impl Poller {
     }
 
     async fn run_feed(self: Arc<Self>, feed: config::Feed) -> anyhow::Result<()> {
-        let url = feed.url.to_string();
+        // The feed as logs and the state store know it: without its secrets
+        // (`check` refuses two feeds that differ only in those).
+        let url = redact::url(feed.url.as_str());
         let hash = config_hash(&feed);
         let mut fs = self.lock().feed(&url)?.unwrap_or_default();
         if fs.config_hash != hash {
@@ -182,7 +185,7 @@ impl Poller {
 
     /// One poll: fetch, parse, send the new items; returns the feed's new state.
     async fn poll(&self, feed: &config::Feed, mut fs: FeedState) -> anyhow::Result<FeedState> {
-        let url = feed.url.to_string();
+        let url = redact::url(feed.url.as_str());
         let now = Utc::now();
         let interval = feed.interval.unwrap_or(self.cfg.poll.interval);
         let result = self
@@ -269,7 +272,7 @@ impl Poller {
         validators: Validators,
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let url = feed.url.to_string();
+        let url = redact::url(feed.url.as_str());
         let source = Source {
             kind: SourceKind::Feed,
             location: url.clone(),
@@ -288,7 +291,10 @@ impl Poller {
             let key = ItemKey {
                 feed: url.clone(),
                 guid: item.guid.clone(),
-                page: item.url.as_deref().and_then(canonicalize_url),
+                page: item
+                    .url
+                    .as_deref()
+                    .and_then(|u| canonicalize_url(&redact::url(u))),
             };
             if !self.lock().item_finished(&key, &self.sinks)? {
                 fresh.push((key, item));

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config;
+use crate::redact;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -188,8 +189,10 @@ impl Http {
     /// Answers from a fixture folder made by `tidings record` (or by hand).
     pub fn replay(dir: &Path, cfg: &config::Http) -> anyhow::Result<Http> {
         let mut by_url: HashMap<String, VecDeque<Recorded>> = HashMap::new();
+        // Fixtures hold URLs without their secrets (and older or hand-made
+        // ones may hold them whole): both sides are looked up redacted.
         for r in Recorded::load_all(dir)? {
-            by_url.entry(r.url.clone()).or_default().push_back(r);
+            by_url.entry(redact::url(&r.url)).or_default().push_back(r);
         }
         Ok(Http::with_mode(
             Mode::Replay(Mutex::new(by_url), dir.to_path_buf()),
@@ -304,9 +307,7 @@ impl Http {
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.cfg.timeout);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(FetchError::Timeout {
-                    url: url.to_string(),
-                });
+                return Err(FetchError::Timeout { url: shown(url) });
             }
             let mut req = client.get(hop.clone()).timeout(left);
             if let Some(etag) = &validators.etag {
@@ -321,7 +322,7 @@ impl Http {
             };
             if redirects == self.cfg.max_redirects {
                 return Err(FetchError::Redirects {
-                    url: url.to_string(),
+                    url: shown(url),
                     max: self.cfg.max_redirects,
                 });
             }
@@ -337,14 +338,14 @@ impl Http {
         let headers = resp.headers().clone();
         if status == 429 || status == 503 || status >= 400 {
             return Err(FetchError::Status {
-                url: url.to_string(),
+                url: shown(url),
                 status,
                 retry_after: retry_after(&headers),
             });
         }
         let limit = self.cfg.max_body_bytes;
         let too_large = || FetchError::TooLarge {
-            url: url.to_string(),
+            url: shown(url),
             limit,
         };
         // Content-Length is the compressed size, so this only rejects early;
@@ -383,16 +384,14 @@ impl Http {
             unreachable!("replayed is only called in replay mode")
         };
         let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
-        let next = entries.get_mut(url.as_str()).and_then(|q| {
+        let next = entries.get_mut(&shown(url)).and_then(|q| {
             if q.len() > 1 {
                 q.pop_front()
             } else {
                 q.front().cloned()
             }
         });
-        let rec = next.ok_or_else(|| FetchError::NotRecorded {
-            url: url.to_string(),
-        })?;
+        let rec = next.ok_or_else(|| FetchError::NotRecorded { url: shown(url) })?;
         rec.to_response(dir, url, self.cfg.max_body_bytes)
     }
 }
@@ -430,7 +429,7 @@ fn parse_max_age(cache_control: &str) -> Option<Duration> {
 }
 
 fn classify(url: &Url, e: reqwest::Error) -> FetchError {
-    let url = url.to_string();
+    let url = shown(url);
     if let Some(refused) = find_cause::<NonPublic>(&e) {
         FetchError::Denied {
             url,
@@ -441,12 +440,12 @@ fn classify(url: &Url, e: reqwest::Error) -> FetchError {
     } else if e.is_connect() {
         FetchError::Connect {
             url,
-            reason: root_cause(&e),
+            reason: redact::text(&root_cause(&e)),
         }
     } else {
         FetchError::Other {
             url,
-            reason: root_cause(&e),
+            reason: redact::text(&root_cause(&e)),
         }
     }
 }
@@ -484,13 +483,18 @@ fn redirect_target(from: &Url, resp: &reqwest::Response) -> Option<Url> {
     from.join(location).ok()
 }
 
+/// A URL as errors, logs and fixtures show it: without its secrets.
+fn shown(url: &Url) -> String {
+    redact::url(url.as_str())
+}
+
 fn denied(url: &Url, hop: &Url, why: String) -> FetchError {
     FetchError::Denied {
-        url: url.to_string(),
+        url: shown(url),
         reason: if hop == url {
             why
         } else {
-            format!("redirect to {hop}: {why}")
+            format!("redirect to {}: {why}", shown(hop))
         },
     }
 }
@@ -709,7 +713,7 @@ impl Recorded {
         };
         if self.status >= 400 {
             return Err(FetchError::Status {
-                url: url.to_string(),
+                url: shown(url),
                 status: self.status,
                 retry_after: header("retry-after")
                     .and_then(|v| v.parse().ok())
@@ -719,7 +723,7 @@ impl Recorded {
         let body = match &self.body {
             Some(name) => {
                 std::fs::read(dir.join("bodies").join(name)).map_err(|e| FetchError::Other {
-                    url: url.to_string(),
+                    url: shown(url),
                     reason: format!("fixture body {name}: {e}"),
                 })?
             }
@@ -727,7 +731,7 @@ impl Recorded {
         };
         if body.len() > limit {
             return Err(FetchError::TooLarge {
-                url: url.to_string(),
+                url: shown(url),
                 limit,
             });
         }
@@ -764,10 +768,13 @@ impl Recorder {
 
     fn append(&self, mut rec: Recorded, body: &[u8]) {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        // A fixture is shared: the links in a feed or page lose their
+        // secrets like the recorded URLs do, and replay asks for them so.
+        let body = redact::bytes(body);
         if !body.is_empty() {
             let name = format!("{:06}", *next);
             *next += 1;
-            if let Err(e) = std::fs::write(self.dir.join("bodies").join(&name), body) {
+            if let Err(e) = std::fs::write(self.dir.join("bodies").join(&name), &body) {
                 tracing::warn!("recording {}: {e}", rec.url);
                 return;
             }
@@ -806,7 +813,7 @@ impl Recorder {
             &resp.max_age.map(|a| format!("max-age={}", a.as_secs())),
         );
         let rec = Recorded {
-            url: url.to_string(),
+            url: shown(url),
             status: resp.status,
             time: resp.received_at,
             headers,
@@ -821,7 +828,7 @@ impl Recorder {
             headers.insert("retry-after".to_string(), r.as_secs().to_string());
         }
         let rec = Recorded {
-            url: url.to_string(),
+            url: shown(url),
             status,
             time: Utc::now(),
             headers,

@@ -11,6 +11,7 @@ use chrono::Utc;
 
 use crate::extract;
 use crate::record::{Article, Body, FeedHints, Source, SourceKind};
+use crate::redact;
 
 /// Why a document could not be read. Each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -447,7 +448,9 @@ impl FeedItem {
         };
         let body = Body::FeedContent(content.or(summary).unwrap_or_default());
         FeedItem {
-            guid: entry.id,
+            // A guid is often the item's link, secrets and all; it is shown
+            // in logs and kept in the state store and the record.
+            guid: redact::text(&entry.id),
             url,
             body,
             hints,

@@ -22,6 +22,7 @@ use async_nats::{ConnectOptions, Event, Subject};
 
 use super::retry::{Backoff, chain};
 use crate::record::Record;
+use crate::redact;
 
 /// How long JetStream remembers message ids. Long enough to cover a restart
 /// after a crash, which sends the unacknowledged records again; a `tidings
@@ -115,14 +116,15 @@ pub fn validate_nats(url: &str, subject: &str, stream: Option<&str>) -> Vec<Stri
     for server in url.split(',').map(str::trim) {
         match url::Url::parse(server) {
             Err(e) => problems.push(format!(
-                "{server:?} is not a URL ({e}); expected nats://host:port"
+                "{:?} is not a URL ({e}); expected nats://host:port",
+                redact::url(server)
             )),
             Ok(u) if !matches!(u.scheme(), "nats" | "tls") => problems.push(format!(
                 "URL scheme {:?} is not nats:// or tls://",
                 u.scheme()
             )),
             Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                problems.push(format!("{server:?} names no host"))
+                problems.push(format!("{:?} names no host", redact::url(server)))
             }
             Ok(_) => {}
         }
@@ -188,20 +190,62 @@ fn stream_for(subject: &str) -> String {
         .collect()
 }
 
-/// The server list without passwords, for logs and error messages.
-fn redact(url: &str) -> String {
-    url.split(',')
+/// The server list as the client gets it, without userinfo, and the
+/// credentials that were in it. The client would neither use them (it takes
+/// credentials from its options only) nor keep them out of its debug logs,
+/// which print each server address whole.
+fn split_credentials(url: &str) -> (String, Option<Credentials>) {
+    let mut found = None;
+    let servers: Vec<String> = url
+        .split(',')
         .map(|server| match url::Url::parse(server.trim()) {
-            Ok(mut u) => {
-                // Only fails for URLs that cannot have a password at all.
+            Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+                let user = percent_decoded(u.username());
+                found.get_or_insert(match u.password() {
+                    Some(pass) => Credentials::UserPassword(user, percent_decoded(pass)),
+                    None => Credentials::Token(user),
+                });
+                // Only fails for URLs that cannot have userinfo at all.
+                let _ = u.set_username("");
                 let _ = u.set_password(None);
-                u.set_query(None);
                 u.to_string()
             }
-            Err(_) => "<invalid URL>".to_string(),
+            _ => server.trim().to_string(),
         })
-        .collect::<Vec<_>>()
-        .join(",")
+        .collect();
+    (servers.join(","), found)
+}
+
+/// How the URL says to log in: `nats://user:password@host` or
+/// `nats://token@host`, as the NATS tools read them.
+enum Credentials {
+    UserPassword(String, String),
+    Token(String),
+}
+
+/// Userinfo as the URL holds it (`%40` for `@`) back to its characters.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub struct NatsSink {
@@ -228,9 +272,17 @@ impl NatsSink {
         if !problems.is_empty() {
             return Err(NatsError::Config(problems.join("; ")));
         }
-        let target = redact(url);
+        let target = redact::url(url);
         let events_target = target.clone();
-        let client = ConnectOptions::new()
+        let (servers, credentials) = split_credentials(url);
+        let options = match credentials {
+            Some(Credentials::UserPassword(user, pass)) => {
+                ConnectOptions::with_user_and_password(user, pass)
+            }
+            Some(Credentials::Token(token)) => ConnectOptions::with_token(token),
+            None => ConnectOptions::new(),
+        };
+        let client = options
             // Connecting happens in the background, with the client's own
             // reconnect loop; the stream setup below waits for it.
             .retry_on_initial_connect()
@@ -247,7 +299,7 @@ impl NatsSink {
                     }
                 }
             })
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(|e| NatsError::Config(format!("{target}: {e}")))?;
         let js = jetstream::ContextBuilder::new()
@@ -546,8 +598,24 @@ mod tests {
     }
 
     #[test]
-    fn urls_lose_passwords_in_messages() {
-        let shown = redact("nats://bus:s3cret@a.local:4222, nats://b.local:4222");
-        assert_eq!(shown, "nats://bus@a.local:4222,nats://b.local:4222");
+    fn credentials_go_to_the_options_not_to_the_client_addresses() {
+        let (servers, credentials) =
+            split_credentials("nats://bus:s3%40cret@a.local:4222, nats://b.local:4222");
+        assert_eq!(servers, "nats://a.local:4222,nats://b.local:4222");
+        assert!(
+            matches!(credentials, Some(Credentials::UserPassword(u, p)) if u == "bus" && p == "s3@cret")
+        );
+        let (servers, credentials) = split_credentials("nats://T0KEN@a.local:4222");
+        assert_eq!(servers, "nats://a.local:4222");
+        assert!(matches!(credentials, Some(Credentials::Token(t)) if t == "T0KEN"));
+        assert!(split_credentials("nats://a.local:4222").1.is_none());
+    }
+
+    #[test]
+    fn invalid_urls_are_not_echoed_whole() {
+        let problems = validate_nats("T0KEN@a.local:4222", "a.b", None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(!problems[0].contains("T0KEN"), "{problems:?}");
+        assert!(problems[0].contains("a.local:4222"), "{problems:?}");
     }
 }

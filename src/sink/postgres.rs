@@ -22,6 +22,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use super::retry::{Backoff, chain};
 use crate::record::Record;
+use crate::redact;
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -150,7 +151,8 @@ pub fn validate_postgres(url: &str, table: &str) -> Vec<String> {
     let mut problems = Vec::new();
     match url::Url::parse(url) {
         Err(e) => problems.push(format!(
-            "{url:?} is not a URL ({e}); expected postgres://user@host:port/database"
+            "{:?} is not a URL ({e}); expected postgres://user@host:port/database",
+            redact::url(url)
         )),
         Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => problems.push(format!(
             "URL scheme {:?} is not postgres:// or postgresql://",
@@ -206,20 +208,6 @@ fn check_table_name(table: &str) -> Result<(), String> {
     }
 }
 
-/// The URL without password or query parameters (which may hold one), for
-/// logs and error messages.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            // Only fails for URLs that cannot have a password at all.
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => "<invalid URL>".to_string(),
-    }
-}
-
 pub struct PostgresSink {
     config: tokio_postgres::Config,
     table: String,
@@ -252,7 +240,7 @@ impl PostgresSink {
         let mut sink = PostgresSink {
             config,
             table: table.to_string(),
-            target: redact(url),
+            target: redact::url(url),
             conn: None,
         };
         sink.with_retries(None).await?;
@@ -635,10 +623,11 @@ mod tests {
     }
 
     #[test]
-    fn urls_lose_password_and_query_in_messages() {
-        let shown = redact("postgres://news:s3cret@db.local:5433/newsroom?password=s3cret");
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("db.local:5433/newsroom"), "{shown}");
+    fn invalid_urls_are_not_echoed_whole() {
+        let problems = validate_postgres("postgres://news:s3cret@db local:5433/newsroom", "t");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(!problems[0].contains("s3cret"), "{problems:?}");
+        assert!(problems[0].contains("news:***@db local"), "{problems:?}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod extract;
 mod logs;
 mod pipeline;
 mod polling;
+mod secrets;
 mod sinks;
 mod support;
 mod tag;
