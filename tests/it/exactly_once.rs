@@ -176,13 +176,14 @@ fn an_empty_state_store_beside_a_full_sink_rewrites_nothing() {
 }
 
 /// A config with a JSONL sink, then a PostgreSQL sink reached through
-/// `pg_url`, polling `feed`.
+/// `pg_url`, polling `feed` every second.
 fn jsonl_then_postgres(dir: &std::path::Path, feed: &str, pg_url: &str, table: &str) -> String {
     let cfg = support::config(
         dir,
         &format!(
             "[pipeline]\nbatch_size = 2\nbatch_timeout_ms = 50\nshutdown_grace_secs = 1\n\
              [http]\nper_host_delay_ms = 0\nper_host_concurrency = 4\n\
+             [poll]\ninterval_secs = 1\nmin_interval_secs = 1\njitter = 0.0\n\
              [[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n\
              [[feeds]]\nurl = \"{feed}\"\n"
         ),
@@ -190,16 +191,62 @@ fn jsonl_then_postgres(dir: &std::path::Path, feed: &str, pg_url: &str, table: &
     cfg.to_str().unwrap().to_string()
 }
 
-/// Stops the daemon with `signal` while the JSONL sink has written a batch
+/// A feed that lists its first `first` items until `more` is set, then `n`.
+async fn feed_in_two_steps(
+    server: &MockServer,
+    first: usize,
+    n: usize,
+    more: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
+    let base = server.uri();
+    let feed_base = base.clone();
+    Mock::given(path("/feed.rss"))
+        .respond_with(move |_: &wiremock::Request| {
+            let shown = if more.load(std::sync::atomic::Ordering::SeqCst) {
+                n
+            } else {
+                first
+            };
+            let items: String = (0..shown)
+                .map(|i| {
+                    format!(
+                        "<item><title>D {i}</title><link>{feed_base}/p/{i}</link>\
+                         <guid>g-{i}</guid></item>"
+                    )
+                })
+                .collect();
+            ResponseTemplate::new(200).set_body_string(format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>F</title>\
+                 {items}</channel></rss>"
+            ))
+        })
+        .mount(server)
+        .await;
+    for i in 0..n {
+        Mock::given(path(format!("/p/{i}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string(support::article_page(i)),
+            )
+            .mount(server)
+            .await;
+    }
+    format!("{base}/feed.rss")
+}
+
+/// Stops the daemon with `signal` while the JSONL sink has written records
 /// that PostgreSQL (cut off) cannot acknowledge; after a restart each sink
 /// holds each record once.
 async fn stop_between_the_sinks(signal: &str) {
+    const FIRST: usize = 4;
     const N: usize = 12;
     let pg_url = servers::postgres_url();
     let table = servers::unique("tidings_between");
     let _cleanup = servers::pg::cleanup(&pg_url, &table);
     let server = MockServer::start().await;
-    let feed = slow_feed(&server, N, Duration::from_millis(100)).await;
+    let more = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feed = feed_in_two_steps(&server, FIRST, N, more.clone()).await;
     let port = servers::free_port();
     let (via, pg_addr) = servers::via_port(&pg_url, port).await;
     let proxy = servers::Proxy::start(port, pg_addr).await;
@@ -207,7 +254,7 @@ async fn stop_between_the_sinks(signal: &str) {
     let cfg = jsonl_then_postgres(dir.path(), &feed, &via, &table);
     let out = dir.path().join("out.jsonl");
 
-    let mut daemon = Daemon::spawn(
+    let daemon = Daemon::spawn(
         Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["run", "--config", &cfg])
             .stdout(Stdio::null())
@@ -216,18 +263,29 @@ async fn stop_between_the_sinks(signal: &str) {
     let db = servers::pg::client(&pg_url).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let in_postgres = async || {
-        db.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        let exists = db
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
             .await
             .unwrap()
-            .get::<_, bool>(0)
+            .get::<_, bool>(0);
+        if exists {
+            servers::pg::stored(&db, &table).await.1
+        } else {
+            0
+        }
     };
-    while records(&out).is_empty() || !in_postgres().await {
-        assert!(Instant::now() < deadline, "nothing written");
+    // The first items reach both sinks; then PostgreSQL goes away and the
+    // feed lists more.
+    while in_postgres().await < FIRST as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "the first items were not written"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     proxy.stop().await;
-    let (in_pg, _) = servers::pg::stored(&db, &table).await;
-    while records(&out).len() <= in_pg.len() {
+    more.store(true, std::sync::atomic::Ordering::SeqCst);
+    while records(&out).len() <= FIRST {
         assert!(
             Instant::now() < deadline,
             "the JSONL sink wrote nothing more"
@@ -239,6 +297,7 @@ async fn stop_between_the_sinks(signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+    let mut daemon = daemon;
     let _ = daemon.0.wait();
 
     let _proxy = servers::Proxy::start(port, pg_addr).await;
@@ -375,7 +434,10 @@ async fn a_text_over_the_cap_is_cut_and_marked_truncated_and_fits_every_sink() {
              stream = \"{stream}\"\n[[feeds]]\nurl = \"{feed}\"\n"
         ),
     );
-    let run = support::tidings(dir.path(), &["run", "--once", "--config", cfg.to_str().unwrap()]);
+    let run = support::tidings(
+        dir.path(),
+        &["run", "--once", "--config", cfg.to_str().unwrap()],
+    );
     assert!(run.status.success(), "{}", stderr(&run));
     let written = records(&dir.path().join("out.jsonl"));
     let huge = written
@@ -485,7 +547,11 @@ async fn fifty_kills_at_random_moments_lose_nothing_and_write_nothing_twice_in_a
         guids.dedup();
         guids
     };
-    assert_eq!(expected.len(), N, "every item has its record (JSONL had {partial} after the kills)");
+    assert_eq!(
+        expected.len(),
+        N,
+        "every item has its record (JSONL had {partial} after the kills)"
+    );
     assert_eq!(written.len(), N, "no record twice in the JSONL file");
     let db = servers::pg::client(&pg_url).await;
     let (in_pg, rows) = servers::pg::stored(&db, &table).await;
