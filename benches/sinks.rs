@@ -163,7 +163,7 @@ fn sinks(c: &mut Criterion) {
     if let Some(url) = env_url("TIDINGS_TEST_POSTGRES_URL") {
         let table = format!("tidings_{run}");
         let mut pg = rt
-            .block_on(PostgresSink::open(&url, &table))
+            .block_on(PostgresSink::open(&url, &table, None))
             .expect("opening the PostgreSQL sink");
         bench_sink(c, &rt, "postgres", &run, &mut pg);
         rt.block_on(drop_table(&url, &table));
@@ -173,7 +173,7 @@ fn sinks(c: &mut Criterion) {
         let stream = run.to_uppercase();
         let subject = format!("{run}.records");
         let mut nats = rt
-            .block_on(NatsSink::open(&url, &subject, Some(&stream)))
+            .block_on(NatsSink::open(&url, &subject, Some(&stream), None))
             .expect("opening the NATS sink");
         bench_sink(c, &rt, "nats", &run, &mut nats);
         rt.block_on(delete_stream(&url, &stream));

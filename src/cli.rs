@@ -212,8 +212,19 @@ async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     if let Some(addr) = cfg.metrics_listen {
         let handle = crate::observe::install_metrics()?;
         let stop = shutdown.clone();
+        let dir = cfg.state_dir.clone();
+        let probe: crate::observe::Probe = Arc::new(move || match State::open_read_only(&dir) {
+            Ok(Some(state)) => state
+                .probe()
+                .err()
+                .map(|e| format!("{e:#}"))
+                .into_iter()
+                .collect(),
+            Ok(None) => vec![format!("state store: none in {}", dir.display())],
+            Err(e) => vec![format!("{e:#}")],
+        });
         tokio::spawn(async move {
-            if let Err(e) = crate::observe::serve(addr, handle, stop).await {
+            if let Err(e) = crate::observe::serve(addr, handle, probe, stop).await {
                 tracing::error!("metrics listener: {e:#}");
             }
         });

@@ -76,6 +76,10 @@ pub struct Pipeline {
     pub batch_size: usize,
     pub batch_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// How long a one-shot run (backfill, `run --once`, replay) waits for a
+    /// sink that does not answer before it gives up; the daemon waits for
+    /// ever (and says so on `/healthz`).
+    pub sink_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +335,7 @@ fn pipeline(s: &mut Section<'_>) -> Pipeline {
         batch_size: s.int("batch_size", 64, 1..=100_000) as usize,
         batch_timeout: Duration::from_millis(s.int("batch_timeout_ms", 500, 1..=600_000)),
         shutdown_grace: Duration::from_secs(s.int("shutdown_grace_secs", 30, 0..=3600)),
+        sink_wait: Duration::from_secs(s.int("sink_wait_secs", 60, 0..=86_400)),
     }
 }
 

@@ -106,6 +106,52 @@ pub fn error_chain(error: &anyhow::Error) -> String {
     line
 }
 
+/// What is wrong right now, by component (a sink's name), for `/healthz`.
+/// Process-wide, like the metrics recorder: a component reports where it
+/// notices, whoever serves the probe.
+#[derive(Default)]
+pub struct Health {
+    failing: std::sync::Mutex<std::collections::BTreeMap<String, (String, String)>>,
+}
+
+/// The process's health board.
+pub fn health() -> &'static Health {
+    static HEALTH: OnceLock<Health> = OnceLock::new();
+    HEALTH.get_or_init(Health::default)
+}
+
+impl Health {
+    /// `component` fails: `reason`, since its first failure in a row.
+    pub fn failing(&self, component: &str, reason: &str) {
+        let now = crate::record::timestamp(chrono::Utc::now());
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = failing
+            .entry(component.to_string())
+            .or_insert_with(|| (now, String::new()));
+        entry.1 = reason.to_string();
+    }
+
+    /// `component` works (again).
+    pub fn ok(&self, component: &str) {
+        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing.remove(component);
+    }
+
+    /// One line per failing component; empty when all is well.
+    pub fn problems(&self) -> Vec<String> {
+        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        failing
+            .iter()
+            .map(|(component, (since, reason))| {
+                format!("{component}: failing since {since}: {reason}")
+            })
+            .collect()
+    }
+}
+
+/// Further checks `/healthz` makes when asked (the state store).
+pub type Probe = std::sync::Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
 /// Installs the Prometheus recorder for the `metrics` macros.
 pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     PrometheusBuilder::new()
@@ -117,6 +163,7 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
+    probe: Probe,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
@@ -129,6 +176,7 @@ pub async fn serve(
             () = shutdown.cancelled() => return Ok(()),
         };
         let handle = handle.clone();
+        let probe = probe.clone();
         tokio::spawn(async move {
             // A request line and headers fit in 8 KiB; more is not a scrape.
             let mut buf = vec![0u8; 8192];
@@ -139,7 +187,20 @@ pub async fn serve(
             let path = head.split_whitespace().nth(1).unwrap_or("");
             let (status, body) = match path {
                 "/metrics" => ("200 OK", handle.render()),
-                "/healthz" => ("200 OK", "ok\n".to_string()),
+                "/healthz" => {
+                    let mut problems = health().problems();
+                    // The probe may touch the disk (the state store).
+                    problems.extend(
+                        tokio::task::spawn_blocking(move || probe())
+                            .await
+                            .unwrap_or_default(),
+                    );
+                    if problems.is_empty() {
+                        ("200 OK", "ok\n".to_string())
+                    } else {
+                        ("503 Service Unavailable", problems.join("\n") + "\n")
+                    }
+                }
                 _ => ("404 Not Found", "not found\n".to_string()),
             };
             let reply = format!(

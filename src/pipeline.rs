@@ -213,9 +213,14 @@ pub async fn run(
     ));
     let index = build_index(cfg, Some(&state.lock().unwrap_or_else(|e| e.into_inner())))?;
     let tagger = Arc::new(load_tagger(cfg)?);
+    let one_shot = match &source {
+        Source::Files(_) => true,
+        Source::Feeds { once, .. } => *once,
+    };
+    let patience = one_shot.then_some(cfg.pipeline.sink_wait);
     let mut sinks = Vec::new();
     for s in &cfg.sinks {
-        sinks.push(Sink::open(s).await.context("opening sink")?);
+        sinks.push(Sink::open(s, patience).await.context("opening sink")?);
     }
     let outputs = reconcile(&state, sinks).await?;
     let counters = Arc::new(Counters::default());

@@ -218,6 +218,13 @@ impl State {
         State::connect(dir).map(Some)
     }
 
+    /// Whether the store answers a query (for `/healthz`).
+    pub fn probe(&self) -> Result<(), StateError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM sinks", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
     fn connect(dir: &Path) -> Result<State, StateError> {
         let path = dir.join("state.sqlite");
         let wrap = |source| StateError::Sqlite {

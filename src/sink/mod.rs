@@ -14,6 +14,8 @@ mod nats;
 mod postgres;
 mod retry;
 
+use std::time::Duration;
+
 use tokio::io::AsyncWriteExt;
 
 use crate::config;
@@ -22,6 +24,7 @@ use crate::record::Record;
 pub use jsonl::JsonlSink;
 pub use nats::{NatsError, NatsSink, validate_nats};
 pub use postgres::{PostgresError, PostgresSink, TABLE_VERSION, validate_postgres};
+pub use retry::Unreachable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -70,19 +73,20 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Opens the sink a config entry describes.
-    pub async fn open(cfg: &config::Sink) -> Result<Sink, SinkError> {
+    /// Opens the sink a config entry describes. A network sink whose server
+    /// does not answer is waited for, up to `patience` (`None`: for ever).
+    pub async fn open(cfg: &config::Sink, patience: Option<Duration>) -> Result<Sink, SinkError> {
         match cfg {
             config::Sink::Jsonl { path } => Ok(Sink::Jsonl(JsonlSink::open(path).await?)),
-            config::Sink::Postgres { url, table } => {
-                Ok(Sink::Postgres(PostgresSink::open(url, table).await?))
-            }
+            config::Sink::Postgres { url, table } => Ok(Sink::Postgres(
+                PostgresSink::open(url, table, patience).await?,
+            )),
             config::Sink::Nats {
                 url,
                 subject,
                 stream,
             } => Ok(Sink::Nats(
-                NatsSink::open(url, subject, stream.as_deref()).await?,
+                NatsSink::open(url, subject, stream.as_deref(), patience).await?,
             )),
             config::Sink::Stdout => Ok(Sink::Stdout(tokio::io::stdout())),
         }

@@ -20,7 +20,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
 use async_nats::{ConnectOptions, Event, Subject};
 
-use super::retry::{Backoff, chain};
+use super::retry::{Retry, Unreachable};
 use crate::record::Record;
 use crate::redact;
 
@@ -65,6 +65,8 @@ pub enum NatsError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
     #[error("publishing record {id} to {subject}: {message}")]
     Publish {
         id: String,
@@ -89,6 +91,7 @@ impl NatsError {
                     | PublishErrorKind::StreamNotFound
             ),
             NatsError::Config(_)
+            | NatsError::Unreachable(_)
             | NatsError::SubjectNotInStream { .. }
             | NatsError::Encode { .. } => false,
         }
@@ -257,6 +260,8 @@ pub struct NatsSink {
     /// The stream that takes the subject, once made sure of; cleared when a
     /// publish found no stream, so the next attempt makes sure again first.
     ready: Option<String>,
+    /// How long to wait for a server that does not answer; `None`: for ever.
+    patience: Option<Duration>,
 }
 
 impl NatsSink {
@@ -267,6 +272,7 @@ impl NatsSink {
         url: &str,
         subject: &str,
         stream: Option<&str>,
+        patience: Option<Duration>,
     ) -> Result<NatsSink, NatsError> {
         let problems = validate_nats(url, subject, stream);
         if !problems.is_empty() {
@@ -311,6 +317,7 @@ impl NatsSink {
             stream: stream.map(str::to_string),
             target,
             ready: None,
+            patience,
         };
         sink.with_retries(&[]).await?;
         Ok(sink)
@@ -417,10 +424,13 @@ impl NatsSink {
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.
     async fn with_retries(&mut self, batch: &[&Record]) -> Result<u64, NatsError> {
-        let mut backoff = Backoff::new();
+        let mut retry = Retry::new(self.name(), self.patience);
         loop {
             match self.attempt(batch).await {
-                Ok(sequence) => return Ok(sequence),
+                Ok(sequence) => {
+                    retry.succeeded();
+                    return Ok(sequence);
+                }
                 Err(e) if e.is_transient() => {
                     if matches!(
                         e,
@@ -431,14 +441,7 @@ impl NatsSink {
                     ) {
                         self.ready = None;
                     }
-                    let delay = backoff.next_delay();
-                    tracing::warn!(
-                        sink = %self.name(),
-                        error = %chain(&e),
-                        retry_in_ms = delay.as_millis() as u64,
-                        "nats sink unavailable, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                    retry.failed(&e).await?;
                 }
                 Err(e) => return Err(e),
             }

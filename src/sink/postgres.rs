@@ -20,7 +20,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::retry::{Backoff, chain};
+use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
 
@@ -91,6 +91,8 @@ pub enum PostgresError {
     },
     #[error("no answer from {target} within {}s", .after.as_secs())]
     Timeout { target: String, after: Duration },
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
 }
 
 impl PostgresError {
@@ -101,7 +103,8 @@ impl PostgresError {
             | PostgresError::Setup { source, .. }
             | PostgresError::Write { source, .. } => transient_pg(source),
             PostgresError::Timeout { .. } => true,
-            PostgresError::Config(_)
+            PostgresError::Unreachable(_)
+            | PostgresError::Config(_)
             | PostgresError::NewerTable { .. }
             | PostgresError::OlderTable { .. }
             | PostgresError::ForeignTable { .. }
@@ -213,6 +216,8 @@ pub struct PostgresSink {
     table: String,
     target: String,
     conn: Option<Conn>,
+    /// How long to wait for a server that does not answer; `None`: for ever.
+    patience: Option<Duration>,
 }
 
 /// A live connection with the table checked and the upsert prepared.
@@ -226,7 +231,11 @@ impl PostgresSink {
     /// answer yet is waited for (with WARN logs), like in [`Self::write`];
     /// settings that cannot work (bad URL, authentication, a table of another
     /// layout) fail at once.
-    pub async fn open(url: &str, table: &str) -> Result<PostgresSink, PostgresError> {
+    pub async fn open(
+        url: &str,
+        table: &str,
+        patience: Option<Duration>,
+    ) -> Result<PostgresSink, PostgresError> {
         let problems = validate_postgres(url, table);
         if !problems.is_empty() {
             return Err(PostgresError::Config(problems.join("; ")));
@@ -242,6 +251,7 @@ impl PostgresSink {
             table: table.to_string(),
             target: redact::url(url),
             conn: None,
+            patience,
         };
         sink.with_retries(None).await?;
         Ok(sink)
@@ -310,20 +320,14 @@ impl PostgresSink {
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.
     async fn with_retries(&mut self, batch: Option<(&str, usize)>) -> Result<(), PostgresError> {
-        let mut backoff = Backoff::new();
+        let mut retry = Retry::new(self.name(), self.patience);
         loop {
             match self.attempt(batch).await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_transient() => {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(
-                        sink = %self.name(),
-                        error = %chain(&e),
-                        retry_in_ms = delay.as_millis() as u64,
-                        "postgres sink unavailable, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                Ok(()) => {
+                    retry.succeeded();
+                    return Ok(());
                 }
+                Err(e) if e.is_transient() => retry.failed(&e).await?,
                 Err(e) => return Err(e),
             }
         }

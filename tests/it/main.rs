@@ -8,6 +8,7 @@ mod encoding;
 mod errors;
 mod exactly_once;
 mod extract;
+mod health;
 mod logs;
 mod pipeline;
 mod polling;

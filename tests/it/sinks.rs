@@ -102,7 +102,7 @@ async fn write_across_outages(
     second: Vec<Record>,
 ) -> Proxy {
     let opening = tokio::spawn(async move {
-        let mut sink = Sink::open(&sink).await?;
+        let mut sink = Sink::open(&sink, None).await?;
         sink.write(&refs(&first)).await?;
         Ok::<_, SinkError>(sink)
     });
@@ -136,7 +136,7 @@ async fn postgres_stores_each_record_once_and_a_replay_changes_nothing() {
     let batch_a = records(&table, 0..7);
     let batch_b = records(&table, 7..10);
 
-    let mut sink = PostgresSink::open(&url, &table).await.unwrap();
+    let mut sink = PostgresSink::open(&url, &table, None).await.unwrap();
     sink.write(&refs(&batch_a)).await.unwrap();
     sink.write(&refs(&batch_b)).await.unwrap();
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
@@ -154,7 +154,7 @@ async fn postgres_stores_each_record_once_and_a_replay_changes_nothing() {
         .collect();
     // A replay, as after a crash before the state store marked them done,
     // through a sink opened anew on the existing table.
-    let mut again = PostgresSink::open(&url, &table).await.unwrap();
+    let mut again = PostgresSink::open(&url, &table, None).await.unwrap();
     again.write(&refs(&all)).await.unwrap();
     again.write(&refs(&batch_b)).await.unwrap();
     assert_eq!(pg::stored(&db, &table).await, (ids(&all), 10));
@@ -227,7 +227,7 @@ async fn postgres_keeps_the_later_of_two_records_with_one_id_in_a_batch() {
     // A text with U+0000 that PostgreSQL cannot store as such.
     second.text.push_str("\u{0}trailing");
 
-    let mut sink = PostgresSink::open(&url, &table).await.unwrap();
+    let mut sink = PostgresSink::open(&url, &table, None).await.unwrap();
     sink.write(&[&first, &second]).await.unwrap();
     let rows = db
         .query(&format!("SELECT title, text FROM {table}"), &[])
@@ -245,14 +245,14 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
 
     let newer = servers::unique("tidings_it");
     let _cleanup_newer = pg::cleanup(&url, &newer);
-    drop(PostgresSink::open(&url, &newer).await.unwrap());
+    drop(PostgresSink::open(&url, &newer, None).await.unwrap());
     db.execute(
         "UPDATE tidings_schema SET version = $2 WHERE table_name = $1",
         &[&newer, &(TABLE_VERSION + 1)],
     )
     .await
     .unwrap();
-    let err = PostgresSink::open(&url, &newer)
+    let err = PostgresSink::open(&url, &newer, None)
         .await
         .err()
         .expect("refused");
@@ -264,7 +264,7 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
     db.batch_execute(&format!("CREATE TABLE {foreign} (id integer)"))
         .await
         .unwrap();
-    let err = PostgresSink::open(&url, &foreign)
+    let err = PostgresSink::open(&url, &foreign, None)
         .await
         .err()
         .expect("refused");
@@ -303,13 +303,17 @@ async fn nats_stores_each_record_once_and_drops_a_replay() {
     let batch_a = records(&stream, 0..7);
     let batch_b = records(&stream, 7..10);
 
-    let mut sink = NatsSink::open(&url, &subject, Some(&stream)).await.unwrap();
+    let mut sink = NatsSink::open(&url, &subject, Some(&stream), None)
+        .await
+        .unwrap();
     sink.write(&refs(&batch_a)).await.unwrap();
     sink.write(&refs(&batch_b)).await.unwrap();
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(js::stored(&js, &stream).await, (ids(&all), 10));
 
-    let mut again = NatsSink::open(&url, &subject, Some(&stream)).await.unwrap();
+    let mut again = NatsSink::open(&url, &subject, Some(&stream), None)
+        .await
+        .unwrap();
     again.write(&refs(&all)).await.unwrap();
     assert_eq!(js::stored(&js, &stream).await, (ids(&all), 10));
 }
@@ -322,12 +326,12 @@ async fn nats_creates_a_stream_for_the_subject_when_none_is_named() {
     let js = js::context(&url).await;
     let batch = records(&subject, 0..3);
 
-    let mut sink = NatsSink::open(&url, &subject, None).await.unwrap();
+    let mut sink = NatsSink::open(&url, &subject, None, None).await.unwrap();
     sink.write(&refs(&batch)).await.unwrap();
     let stream = js.stream_by_subject(subject.as_str()).await.unwrap();
     assert_eq!(js::stored(&js, &stream).await, (ids(&batch), 3));
     // Opened again, it finds that stream rather than making another.
-    let mut again = NatsSink::open(&url, &subject, None).await.unwrap();
+    let mut again = NatsSink::open(&url, &subject, None, None).await.unwrap();
     again.write(&refs(&batch)).await.unwrap();
     assert_eq!(js::stored(&js, &stream).await.1, 3);
 }
@@ -347,7 +351,7 @@ async fn nats_refuses_a_named_stream_that_does_not_take_the_subject() {
     .unwrap();
 
     let subject = format!("{}.records", stream.to_lowercase());
-    let err = NatsSink::open(&url, &subject, Some(&stream))
+    let err = NatsSink::open(&url, &subject, Some(&stream), None)
         .await
         .err()
         .expect("refused");
@@ -434,6 +438,7 @@ async fn sinks_with_bad_settings_fail_to_open_without_waiting() {
         PostgresSink::open(
             &format!("postgres://postgres@127.0.0.1:{port}/test"),
             "Bad Name",
+            None,
         ),
     )
     .await
@@ -442,7 +447,7 @@ async fn sinks_with_bad_settings_fail_to_open_without_waiting() {
     assert!(matches!(err, PostgresError::Config(_)), "{err}");
     let err = within(
         "opening with a bad subject",
-        NatsSink::open(&format!("nats://127.0.0.1:{port}"), "news.>", None),
+        NatsSink::open(&format!("nats://127.0.0.1:{port}"), "news.>", None, None),
     )
     .await
     .err()
