@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tidings::record::{
-    ActorKind, ActorTag, Record, SCHEMA_VERSION, Source, SourceKind, TopicTag, content_hash,
+    ActorKind, ActorTag, Origin, OriginKind, Record, SCHEMA_VERSION, TopicTag, content_hash,
     record_id,
 };
-use tidings::sink::{JsonlSink, NatsSink, PostgresSink, SinkError};
+use tidings::sink::{
+    JsonlConfig, JsonlSink, NatsConfig, NatsSink, PostgresConfig, PostgresSink, SinkError,
+};
 use tokio::runtime::Runtime;
 
 const BATCH_SIZES: [usize; 2] = [1, 64];
@@ -40,8 +42,8 @@ fn record(run: &str, n: usize) -> Record {
         authors: vec!["Desk Reporter".to_string()],
         published_at: Some("2026-11-20T08:30:00Z".to_string()),
         fetched_at: "2026-11-25T09:00:00Z".to_string(),
-        source: Source {
-            kind: SourceKind::Feed,
+        source: Origin {
+            kind: OriginKind::Feed,
             location: "https://wire.example/feed.xml".to_string(),
             name: Some("Example Wire".to_string()),
             tags: vec!["wire".to_string()],
@@ -129,7 +131,10 @@ impl WriteBatch for JsonlSink {
 
 impl WriteBatch for PostgresSink {
     async fn write_batch(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        Ok(self.write(&batch.iter().collect::<Vec<_>>()).await?)
+        Ok(self
+            .write(&batch.iter().collect::<Vec<_>>())
+            .await
+            .map(drop)?)
     }
 }
 
@@ -156,14 +161,19 @@ fn sinks(c: &mut Criterion) {
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temp dir");
     let mut jsonl = rt
-        .block_on(JsonlSink::open(&dir.path().join("records.jsonl")))
+        .block_on(JsonlSink::open(
+            &JsonlConfig {
+                path: dir.path().join("records.jsonl"),
+            },
+            None,
+        ))
         .expect("opening the JSONL sink");
     bench_sink(c, &rt, "jsonl", &run, &mut jsonl);
 
     if let Some(url) = env_url("TIDINGS_TEST_POSTGRES_URL") {
         let table = format!("tidings_{run}");
         let mut pg = rt
-            .block_on(PostgresSink::open(&url, &table, None))
+            .block_on(PostgresSink::open(&PostgresConfig::new(&url, &table), None))
             .expect("opening the PostgreSQL sink");
         bench_sink(c, &rt, "postgres", &run, &mut pg);
         rt.block_on(drop_table(&url, &table));
@@ -173,7 +183,10 @@ fn sinks(c: &mut Criterion) {
         let stream = run.to_uppercase();
         let subject = format!("{run}.records");
         let mut nats = rt
-            .block_on(NatsSink::open(&url, &subject, Some(&stream), None))
+            .block_on(NatsSink::open(
+                &NatsConfig::new(&url, &subject, Some(&stream)),
+                None,
+            ))
             .expect("opening the NATS sink");
         bench_sink(c, &rt, "nats", &run, &mut nats);
         rt.block_on(delete_stream(&url, &stream));

@@ -12,13 +12,16 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::dedup::{Fingerprint, Keys};
-use crate::fetch::http::Http;
-use crate::fetch::local;
-use crate::observe::{self, LogFormat};
-use crate::pipeline::{self, Source, Summary};
-use crate::record::{Body, Record};
+use crate::fetch::feeds::FeedSource;
+use crate::fetch::http;
+use crate::fetch::local::{self, FileSource, Progress};
+use crate::flow::Body;
+use crate::observe::{self, LogFormat, Summary};
+use crate::pipeline::{self, Mode};
+use crate::record::Article;
+use crate::sink;
 use crate::state::State;
 use crate::tag::Taxonomy;
 
@@ -141,12 +144,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => backfill(config.as_deref(), out, inputs).await,
         Command::Run { config, once } => {
             let cfg = load_config(config.as_deref())?;
-            let http = Http::live(&cfg.http, None)?;
+            let http = http::Client::live(&cfg.http, None)?;
             daemon(cfg, http, once).await
         }
         Command::Record { config, out, once } => {
             let cfg = load_config(config.as_deref())?;
-            let http = Http::live(&cfg.http, Some(&out))?;
+            let http = http::Client::live(&cfg.http, Some(&out))?;
             write_fixture_feeds(&cfg, &out)?;
             daemon(cfg, http, once).await
         }
@@ -206,7 +209,7 @@ async fn run_to_end(
     }
 }
 
-async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
+async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i32> {
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone())?;
     if let Some(addr) = cfg.metrics_listen {
@@ -232,12 +235,15 @@ async fn daemon(cfg: Config, http: Http, once: bool) -> anyhow::Result<i32> {
     if cfg.feeds.is_empty() {
         bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
     }
-    let source = Source::Feeds {
+    let source = Box::new(FeedSource {
+        feeds: cfg.feeds.clone(),
+        poll: cfg.poll.clone(),
         http: Arc::new(http),
         once,
         sequential: false,
-    };
-    let run = pipeline::run(&cfg, source, shutdown.clone(), None);
+    });
+    let mode = if once { Mode::OneShot } else { Mode::Daemon };
+    let run = pipeline::run(&cfg, source, mode, shutdown.clone());
     run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await
 }
 
@@ -264,29 +270,24 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
         cfg.feeds = Config::load(Some(&feeds_file))?.feeds;
     }
     if let Some(out) = out {
-        cfg.sinks = vec![config::Sink::Jsonl { path: out }];
+        cfg.sinks = vec![jsonl_at(out)];
     }
     // One extract worker and one feed at a time: the same order, so the same
     // dedup decisions, on every replay.
     cfg.pipeline.extract_workers = 1;
-    let http = Arc::new(Http::replay(dir, &cfg.http)?);
+    let http = Arc::new(http::Client::replay(dir, &cfg.http)?);
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone())?;
     let mut total = Summary::default();
     for _ in 0..http.rounds() {
-        let source = Source::Feeds {
+        let source = Box::new(FeedSource {
+            feeds: cfg.feeds.clone(),
+            poll: cfg.poll.clone(),
             http: http.clone(),
             once: true,
             sequential: true,
-        };
-        let s = pipeline::run(&cfg, source, shutdown.clone(), None).await?;
-        total.read += s.read;
-        total.written += s.written;
-        total.already_present += s.already_present;
-        for (k, v) in s.skipped {
-            *total.skipped.entry(k).or_default() += v;
-        }
-        total.elapsed += s.elapsed;
+        });
+        total.add(pipeline::run(&cfg, source, Mode::OneShot, shutdown.clone()).await?);
     }
     report(&total);
     Ok(0)
@@ -300,20 +301,26 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
 }
 
+/// The one sink of `--out`: a JSONL file.
+fn jsonl_at(path: PathBuf) -> sink::Config {
+    sink::Config::Jsonl(sink::JsonlConfig { path })
+}
+
 fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
     let opts = crate::extract::Options::default();
-    let mut article = local::read_one(path, opts.max_html_bytes)?;
-    if !matches!(article.body, Body::Html { .. }) {
+    let doc = local::read_one(path, opts.max_html_bytes)?;
+    if !matches!(doc.body, Body::Html { .. }) {
         bail!("{}: not an HTML page", path.display());
     }
-    article.url = url;
-    let ex = pipeline::extract_article(&article, &opts)
+    let ex = doc
+        .body
+        .extract(url.as_deref(), &opts)
         .with_context(|| format!("{}", path.display()))?;
     let shown = |u: &Option<String>| u.as_deref().map(crate::redact::url);
     print(json!({
         "title": ex.title,
         "text": ex.text,
-        "url": shown(&article.url),
+        "url": shown(&url),
         "canonical_url": shown(&ex.canonical_url),
         "published_at": ex.published_at.map(crate::record::timestamp),
         "byline": ex.byline,
@@ -323,30 +330,40 @@ fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Reads and extracts one document into a record, for the one-document verbs.
-fn one_record(path: &Path, cfg: &Config) -> anyhow::Result<Record> {
+/// Reads and extracts one document, for the one-document verbs.
+fn one_article(path: &Path, cfg: &Config) -> anyhow::Result<Article> {
     let opts = crate::extract::Options {
         max_html_bytes: cfg.extract.max_html_bytes,
     };
-    let mut article = local::read_one(path, opts.max_html_bytes)?;
-    article.extracted = Some(
-        pipeline::extract_article(&article, &opts)
-            .with_context(|| format!("{}", path.display()))?,
-    );
-    Record::from_article(article).context("extraction produced no record")
+    let doc = local::read_one(path, opts.max_html_bytes)?;
+    let extracted = doc
+        .body
+        .extract(doc.url.as_deref(), &opts)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(Article::new(
+        doc.origin,
+        doc.url,
+        doc.guid,
+        doc.fetched_at,
+        doc.hints,
+        extracted,
+    ))
 }
 
 fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let cfg = load_config(config)?;
-    let record = one_record(path, &cfg)?;
+    let article = one_article(path, &cfg)?;
     // An existing store is consulted, never created by a query.
-    let state = State::open_read_only(&cfg.state_dir)?;
-    let index = pipeline::build_index(&cfg, state.as_ref())?;
-    let keys = Keys {
-        canonical_url: record.canonical_url.as_deref(),
-        guid: record.guid.as_deref(),
+    let delivered = match State::open_read_only(&cfg.state_dir)? {
+        Some(state) => state.delivered()?,
+        None => Vec::new(),
     };
-    let verdict = index.assess(&keys, &Fingerprint::of(&record.text));
+    let index = pipeline::build_index(&cfg, &delivered)?;
+    let keys = Keys {
+        canonical_url: article.canonical_url.as_deref(),
+        guid: article.guid.as_deref(),
+    };
+    let verdict = index.assess(&keys, &Fingerprint::of(&article.text));
     let dup = verdict.duplicate.as_ref();
     print(json!({
         "duplicate_of": dup.map(|d| &d.duplicate_of),
@@ -359,8 +376,8 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
 fn tag(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let cfg = load_config(config)?;
     let tagger = pipeline::load_tagger(&cfg)?;
-    let record = one_record(path, &cfg)?;
-    let tags = tagger.tag(&record.title, &record.text);
+    let article = one_article(path, &cfg)?;
+    let tags = tagger.tag(&article.title, &article.text);
     print(serde_json::to_value(&tags)?);
     Ok(0)
 }
@@ -372,7 +389,7 @@ async fn backfill(
 ) -> anyhow::Result<i32> {
     let mut cfg = load_config(config)?;
     if let Some(out) = out {
-        cfg.sinks = vec![config::Sink::Jsonl { path: out }];
+        cfg.sinks = vec![jsonl_at(out)];
     }
     let inputs = match (inputs.is_empty(), &cfg.dedup.seeds) {
         (false, _) => local::list_inputs(&inputs)?,
@@ -381,13 +398,18 @@ async fn backfill(
         (true, None) => local::Input::embedded_seeds(),
     };
     let bar = progress_bar(inputs.len() as u64);
-    let progress: Option<pipeline::Progress> = bar.clone().map(|b| {
-        let tick: pipeline::Progress = Arc::new(move || b.inc(1));
+    let progress: Option<Progress> = bar.clone().map(|b| {
+        let tick: Progress = Arc::new(move || b.inc(1));
         tick
     });
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone())?;
-    let run = pipeline::run(&cfg, Source::Files(inputs), shutdown.clone(), progress);
+    let source = Box::new(FileSource {
+        inputs,
+        max_bytes: cfg.extract.max_html_bytes,
+        progress,
+    });
+    let run = pipeline::run(&cfg, source, Mode::OneShot, shutdown.clone());
     let code = run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -243,5 +244,93 @@ mod tests {
         );
         let plain = anyhow::anyhow!("inner").context("middle").context("outer");
         assert_eq!(error_chain(&plain), "outer: middle: inner");
+    }
+}
+
+/// What a run did, for the summary and for tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub read: u64,
+    pub written: u64,
+    /// Records the sinks already held from an earlier run.
+    pub already_present: u64,
+    /// Records a sink refused for good, set aside in the dead-letter file.
+    pub dead_lettered: u64,
+    /// Skips by `stage: reason`.
+    pub skipped: std::collections::BTreeMap<String, u64>,
+    pub elapsed: std::time::Duration,
+}
+
+impl Summary {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    /// Adds another run's figures (replay runs one round per recorded poll).
+    pub fn add(&mut self, other: Summary) {
+        self.read += other.read;
+        self.written += other.written;
+        self.already_present += other.already_present;
+        self.dead_lettered += other.dead_lettered;
+        for (reason, n) in other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+        self.elapsed += other.elapsed;
+    }
+}
+
+/// The run's tallies, shared by the stages; each also feeds a metric.
+#[derive(Default)]
+pub struct Counters {
+    read: AtomicU64,
+    written: AtomicU64,
+    already_present: AtomicU64,
+    dead_lettered: AtomicU64,
+    skipped: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// One more document (file or feed item) entered the pipeline.
+    pub fn document_read(&self) {
+        self.read.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A document left the pipeline without a record: `stage: reason`.
+    pub fn skip(&self, stage: &str, reason: &str) {
+        metrics::counter!("tidings_skipped_total", "stage" => stage.to_string()).increment(1);
+        let mut map = self.skipped.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(format!("{stage}: {reason}")).or_default() += 1;
+    }
+
+    /// Records written to at least one sink.
+    pub fn written(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!("tidings_records_written_total").increment(n);
+    }
+
+    /// A record every sink already held.
+    pub fn already_present(&self) {
+        self.already_present.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A record a sink refused for good.
+    pub fn dead_lettered(&self) {
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("tidings_dead_letters_total").increment(1);
+    }
+
+    pub fn summary(&self, elapsed: std::time::Duration) -> Summary {
+        Summary {
+            read: self.read.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            already_present: self.already_present.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            skipped: self
+                .skipped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            elapsed,
+        }
     }
 }

@@ -1,9 +1,11 @@
-//! The data that flows through the pipeline and the record that leaves it.
+//! The record a sink writes, and the parts the stages find for it.
 //!
-//! `Article` is what travels between stages; each stage fills in its part.
-//! `Record` is what a sink writes: the schema lives here and nowhere else, and
-//! `docs/record.md` documents every field. Bump [`SCHEMA_VERSION`] when a field
-//! changes meaning or disappears (adding one does not need a bump).
+//! Extraction gives an [`Extracted`] text, which becomes an [`Article`] with
+//! the record's id; dedup gives its [`Duplicate`] verdict, tagging its
+//! [`Tags`]; [`Record::new`] puts them together once, at the end. The schema
+//! lives here and nowhere else, and `docs/record.md` documents every field.
+//! Bump [`SCHEMA_VERSION`] when a field changes meaning or disappears (adding
+//! one does not need a bump).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,11 +16,11 @@ use crate::redact;
 /// Version of the record schema carried in every record.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Where a document came from.
+/// Where a document came from (the record's `source`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
+pub struct Origin {
     /// `file`, `feed` or `stdin`.
-    pub kind: SourceKind,
+    pub kind: OriginKind,
     /// The feed URL, or the local path of the document / feed file.
     pub location: String,
     /// The feed's configured or declared name, when there is one.
@@ -29,25 +31,10 @@ pub struct Source {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SourceKind {
+pub enum OriginKind {
     File,
     Feed,
     Stdin,
-}
-
-/// The raw body of a document as the source found it.
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// An HTML page: raw bytes plus the `Content-Type` header, if any, for
-    /// charset detection.
-    Html {
-        bytes: Vec<u8>,
-        content_type: Option<String>,
-    },
-    /// A plain-text document: first non-empty line(s) hold the headline.
-    Text(String),
-    /// Full text from a feed item (already decoded; may be HTML markup).
-    FeedContent(String),
 }
 
 /// What the feed said about an item, used to fill gaps extraction leaves.
@@ -141,21 +128,25 @@ pub struct Tags {
     pub actors: Vec<ActorTag>,
 }
 
-/// One document in flight from the source to the extract stage, which fills
-/// `extracted`; from there on it travels as a [`Record`].
-#[derive(Debug, Clone)]
+/// A document once its text is extracted: everything its record will say
+/// but the dedup verdict and the tags, which the later stages find.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Article {
-    pub source: Source,
-    /// The item's link / the page URL, when known.
+    pub id: String,
     pub url: Option<String>,
-    /// Feed guid (or the local path for files): the item's identity at its source.
+    pub canonical_url: Option<String>,
     pub guid: Option<String>,
-    pub fetched_at: DateTime<Utc>,
-    pub body: Body,
-    pub hints: FeedHints,
-    pub extracted: Option<Extracted>,
-    /// What to tell the state store when the article leaves the pipeline.
-    pub ack: crate::pipeline::Ack,
+    pub title: String,
+    pub text: String,
+    pub summary: Option<String>,
+    pub authors: Vec<String>,
+    pub published_at: Option<String>,
+    pub fetched_at: String,
+    pub origin: Origin,
+    pub language: Option<String>,
+    pub word_count: usize,
+    pub content_hash: String,
+    pub truncated: bool,
 }
 
 /// A normalized record, one per article, as the sinks write it.
@@ -172,7 +163,7 @@ pub struct Record {
     pub authors: Vec<String>,
     pub published_at: Option<String>,
     pub fetched_at: String,
-    pub source: Source,
+    pub source: Origin,
     pub language: Option<String>,
     pub word_count: usize,
     pub content_hash: String,
@@ -315,61 +306,85 @@ impl FeedHints {
     }
 }
 
-impl Record {
-    /// Assembles the record of an extracted article, not yet deduplicated or
-    /// tagged. `None` when extraction has not run. No field holds a NUL, and
-    /// no URL a secret: the id hashes the canonical URL without its secrets,
-    /// so it stays the same when a link's token changes.
-    pub fn from_article(article: Article) -> Option<Record> {
-        let ex = article.extracted?.without_nul();
-        let hints = article.hints.without_nul();
-        let mut source = article.source;
-        source.location = without_nul(source.location);
-        if source.kind == SourceKind::Feed {
-            source.location = redact::url(&source.location);
+impl Article {
+    /// The article of an extracted document, with the hints its feed gave
+    /// for what extraction did not find. No field holds a NUL, and no URL a
+    /// secret: the id hashes the canonical URL without its secrets, so it
+    /// stays the same when a link's token changes.
+    pub fn new(
+        origin: Origin,
+        url: Option<String>,
+        guid: Option<String>,
+        fetched_at: DateTime<Utc>,
+        hints: FeedHints,
+        extracted: Extracted,
+    ) -> Article {
+        let ex = extracted.without_nul();
+        let hints = hints.without_nul();
+        let mut origin = origin;
+        origin.location = without_nul(origin.location);
+        if origin.kind == OriginKind::Feed {
+            origin.location = redact::url(&origin.location);
         }
-        source.name = opt_without_nul(source.name);
-        source.tags = source.tags.into_iter().map(without_nul).collect();
+        origin.name = opt_without_nul(origin.name);
+        origin.tags = origin.tags.into_iter().map(without_nul).collect();
         let shown = |u: Option<String>| opt_without_nul(u).map(|u| redact::url(&u));
-        let url = shown(article.url);
-        let guid = opt_without_nul(article.guid).map(|g| redact::text(&g));
+        let url = shown(url);
+        let guid = opt_without_nul(guid).map(|g| redact::text(&g));
         let title = ex.title.or(hints.title).unwrap_or_default();
         let canonical_url = shown(ex.canonical_url).or_else(|| url.clone());
         let authors = match ex.byline {
             Some(b) => vec![b],
             None => hints.authors,
         };
-        Some(Record {
+        Article {
             id: record_id(canonical_url.as_deref(), &title, &ex.text),
-            schema_version: SCHEMA_VERSION,
             url,
             canonical_url,
             guid,
             summary: ex.description.or(hints.summary),
             authors,
             published_at: ex.published_at.or(hints.published_at).map(timestamp),
-            fetched_at: timestamp(article.fetched_at),
-            source,
+            fetched_at: timestamp(fetched_at),
+            origin,
             language: ex.language.or(hints.language),
             word_count: ex.text.split_whitespace().count(),
             content_hash: content_hash(&ex.text),
-            duplicate_of: None,
-            similarity: None,
-            duplicate_method: None,
-            relevant: false,
-            relevance: 0.0,
-            topics: Vec::new(),
-            actors: Vec::new(),
             truncated: ex.truncated,
             title,
             text: ex.text,
-        })
+        }
     }
+}
 
-    pub fn set_duplicate(&mut self, dup: Option<Duplicate>) {
-        self.duplicate_of = dup.as_ref().map(|d| d.duplicate_of.clone());
-        self.similarity = dup.as_ref().map(|d| d.similarity);
-        self.duplicate_method = dup.map(|d| d.method);
+impl Record {
+    /// The record of an article, with its verdict and its tags.
+    pub fn new(article: Article, duplicate: Option<Duplicate>, tags: Tags) -> Record {
+        Record {
+            id: article.id,
+            schema_version: SCHEMA_VERSION,
+            url: article.url,
+            canonical_url: article.canonical_url,
+            guid: article.guid,
+            title: article.title,
+            text: article.text,
+            summary: article.summary,
+            authors: article.authors,
+            published_at: article.published_at,
+            fetched_at: article.fetched_at,
+            source: article.origin,
+            language: article.language,
+            word_count: article.word_count,
+            content_hash: article.content_hash,
+            duplicate_of: duplicate.as_ref().map(|d| d.duplicate_of.clone()),
+            similarity: duplicate.as_ref().map(|d| d.similarity),
+            duplicate_method: duplicate.map(|d| d.method),
+            relevant: tags.relevant,
+            relevance: tags.relevance,
+            topics: tags.topics,
+            actors: tags.actors,
+            truncated: article.truncated,
+        }
     }
 
     /// The dedup verdict the record carries.
@@ -379,13 +394,6 @@ impl Record {
             similarity: self.similarity.unwrap_or(1.0),
             method: self.duplicate_method?,
         })
-    }
-
-    pub fn set_tags(&mut self, tags: Tags) {
-        self.relevant = tags.relevant;
-        self.relevance = tags.relevance;
-        self.topics = tags.topics;
-        self.actors = tags.actors;
     }
 }
 
@@ -422,31 +430,29 @@ mod tests {
 
     #[test]
     fn no_field_of_a_record_holds_a_nul() {
-        let article = Article {
-            source: Source {
-                kind: SourceKind::Feed,
+        let article = Article::new(
+            Origin {
+                kind: OriginKind::Feed,
                 location: "https://wire.example/feed\0".into(),
                 name: Some("Wire\0".into()),
                 tags: vec!["a\0b".into()],
             },
-            url: Some("https://wire.example/a\0".into()),
-            guid: Some("g\0".into()),
-            fetched_at: Utc::now(),
-            body: Body::Text(String::new()),
-            hints: FeedHints {
+            Some("https://wire.example/a\0".into()),
+            Some("g\0".into()),
+            Utc::now(),
+            FeedHints {
                 title: Some("Hint\0".into()),
                 summary: Some("Sum\0mary".into()),
                 published_at: None,
                 authors: vec!["Ann\0".into()],
                 language: Some("en\0".into()),
             },
-            extracted: Some(Extracted {
+            Extracted {
                 text: "Envoys\0 met.".into(),
                 ..Extracted::default()
-            }),
-            ack: crate::pipeline::Ack::default(),
-        };
-        let record = Record::from_article(article).unwrap();
+            },
+        );
+        let record = Record::new(article, None, Tags::default());
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains("\\u0000"), "{json}");
         assert_eq!(record.text, "Envoys met.");
@@ -454,31 +460,29 @@ mod tests {
         assert_eq!(record.authors, ["Ann"]);
     }
 
-    fn feed_article(page: &str) -> Article {
-        Article {
-            source: Source {
-                kind: SourceKind::Feed,
+    fn feed_article(page: &str) -> Record {
+        let article = Article::new(
+            Origin {
+                kind: OriginKind::Feed,
                 location: "https://reader:pa55@wire.example/feed?api_key=K3Y".into(),
                 name: None,
                 tags: Vec::new(),
             },
-            url: Some(page.into()),
-            guid: Some(page.into()),
-            fetched_at: Utc::now(),
-            body: Body::Text(String::new()),
-            hints: FeedHints::default(),
-            extracted: Some(Extracted {
+            Some(page.into()),
+            Some(page.into()),
+            Utc::now(),
+            FeedHints::default(),
+            Extracted {
                 text: "Envoys met.".into(),
                 ..Extracted::default()
-            }),
-            ack: crate::pipeline::Ack::default(),
-        }
+            },
+        );
+        Record::new(article, None, Tags::default())
     }
 
     #[test]
     fn no_url_of_a_record_holds_a_secret_and_the_id_ignores_them() {
-        let record =
-            Record::from_article(feed_article("https://wire.example/a/1?token=T0K&p=2")).unwrap();
+        let record = feed_article("https://wire.example/a/1?token=T0K&p=2");
         let json = serde_json::to_string(&record).unwrap();
         for secret in ["pa55", "K3Y", "T0K"] {
             assert!(!json.contains(secret), "{secret} in {json}");
@@ -492,14 +496,12 @@ mod tests {
             Some("https://wire.example/a/1?token=***&p=2")
         );
         assert_eq!(record.guid, record.url);
-        let other_token =
-            Record::from_article(feed_article("https://wire.example/a/1?token=NEW&p=2")).unwrap();
+        let other_token = feed_article("https://wire.example/a/1?token=NEW&p=2");
         assert_eq!(
             record.id, other_token.id,
             "a rotated token is the same article"
         );
-        let other_page =
-            Record::from_article(feed_article("https://wire.example/a/1?token=T0K&p=3")).unwrap();
+        let other_page = feed_article("https://wire.example/a/1?token=T0K&p=3");
         assert_ne!(record.id, other_page.id);
     }
 

@@ -1,9 +1,10 @@
-//! Feed polling: each feed on its own schedule, conditional GETs, backoff,
-//! dead feeds, and the linked pages of new items.
+//! The configured feeds as a source: each feed on its own schedule,
+//! conditional GETs, backoff, dead feeds, and the linked pages of new items.
 //!
 //! A feed's cursor (its ETag / Last-Modified) advances only once every new item
 //! of the response that carried it has finished the pipeline: after a crash
-//! the feed is fetched in full again and the unfinished items come back.
+//! the feed is fetched in full again and the unfinished items come back. A
+//! page (by its normalized URL) is fetched once, whichever feeds list it.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -11,43 +12,179 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_channel::Sender;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use tokio_util::sync::CancellationToken;
+use futures::future::BoxFuture;
 use tracing::Instrument;
 
-use crate::config::{self, Config};
-use crate::dedup::canonicalize_url;
-use crate::fetch::http::{FetchError, Http, Validators};
-use crate::fetch::local::FeedItem;
-use crate::pipeline::{Ack, Counters};
-use crate::record::{Article, Body, Source, SourceKind, timestamp};
+use super::http::{self, FetchError};
+use super::local::FeedItem;
+use crate::flow::{Ack, Body, Document, Outcome, Source, SourceContext};
+use crate::record::{Origin, OriginKind, timestamp};
 use crate::redact;
-use crate::state::{FeedState, ItemKey, ItemStatus, State};
+use crate::settings::Section;
+use crate::state::{FeedState, ItemKey, ItemStatus, Store, Validators};
 
 /// A page that failed this many times is given up on.
 const MAX_ITEM_ATTEMPTS: u32 = 5;
 /// Pages fetched at once for one feed (the HTTP layer limits hosts further).
 const PAGES_PER_FEED: usize = 4;
 
+/// `[poll]`: the schedule of every feed.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// Default interval of a feed that sets none.
+    pub interval: Duration,
+    /// The floor under every configured interval.
+    pub min_interval: Duration,
+    /// How far a feed's own hints (`<ttl>`, max-age) may stretch its interval.
+    pub max_interval: Duration,
+    /// Each wait is stretched or shrunk by up to this fraction, at random.
+    pub jitter: f64,
+    pub max_backoff: Duration,
+    /// A feed failing this long without a success is marked dead.
+    pub dead_after: Duration,
+    /// Feed content with at least this many words is the full article and the
+    /// linked page is not fetched.
+    pub full_text_min_words: usize,
+}
+
+impl Poll {
+    pub fn read(s: &mut Section<'_>) -> Poll {
+        let mut secs = |name, default| Duration::from_secs(s.int(name, default, 1..=30 * 86_400));
+        let interval = secs("interval_secs", 600);
+        let min_interval = secs("min_interval_secs", 60);
+        let max_interval = secs("max_interval_secs", 6 * 3600);
+        let max_backoff = secs("max_backoff_secs", 6 * 3600);
+        if min_interval > max_interval {
+            s.problem("min_interval_secs", "is above poll.max_interval_secs");
+        }
+        Poll {
+            interval,
+            min_interval,
+            max_interval,
+            jitter: s.float("jitter", 0.1, 0.0..=0.5),
+            max_backoff,
+            dead_after: Duration::from_secs(86_400 * s.int("dead_after_days", 3, 1..=365)),
+            full_text_min_words: s.int("full_text_min_words", 150, 0..=100_000) as usize,
+        }
+    }
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub url: url::Url,
+    pub name: Option<String>,
+    pub interval: Option<Duration>,
+    pub tags: Vec<String>,
+}
+
+impl Feed {
+    /// The entry; `None` (problems reported) when its URL is unusable.
+    pub fn read(s: &mut Section<'_>) -> Option<Feed> {
+        let url = s
+            .required_str("url")
+            .and_then(|raw| match url::Url::parse(raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                Ok(u) => {
+                    s.problem(
+                        "url",
+                        format!("scheme {:?} is not http or https", u.scheme()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    s.problem("url", format!("{:?} is not a URL: {e}", redact::url(raw)));
+                    None
+                }
+            });
+        let name = s.str("name").map(str::to_string);
+        let interval = s
+            .opt_int("interval_secs", 10..=604_800)
+            .map(Duration::from_secs);
+        let tags = s.strings("tags").into_iter().map(str::to_string).collect();
+        Some(Feed {
+            url: url?,
+            name,
+            interval,
+            tags,
+        })
+    }
+
+    /// The feed as logs and the state store know it: without its secrets
+    /// (`check` refuses two feeds that differ only in those).
+    fn shown(&self) -> String {
+        redact::url(self.url.as_str())
+    }
+
+    /// Hash of the entry: a changed entry starts afresh, a dead feed included.
+    fn config_hash(&self) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.url.as_str(), &self.name, self.interval, &self.tags).hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+}
+
+/// The configured feeds, polled through `http`.
+pub struct FeedSource {
+    pub feeds: Vec<Feed>,
+    pub poll: Poll,
+    pub http: Arc<http::Client>,
+    /// Poll each feed once (run --once, replay) instead of forever.
+    pub once: bool,
+    /// Poll the feeds one after another (replay), so that every run sees the
+    /// items in the same order and makes the same dedup decisions.
+    pub sequential: bool,
+}
+
+impl Source for FeedSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        let feeds = self.feeds.clone();
+        let sequential = self.sequential;
+        let poller = Arc::new(Poller {
+            source: *self,
+            ctx,
+            pages: Arc::default(),
+        });
+        Box::pin(async move {
+            if sequential {
+                for feed in feeds {
+                    poller.clone().run_feed(feed).await?;
+                }
+                return Ok(());
+            }
+            let tasks: Vec<_> = feeds
+                .into_iter()
+                .map(|feed| tokio::spawn(poller.clone().run_feed(feed)))
+                .collect();
+            for task in tasks {
+                task.await??;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Counts a poll's unfinished new items; the last one to finish saves the
 /// feed's validators.
-pub struct PollTicket {
+struct PollTicket {
     feed: String,
     validators: Validators,
     remaining: AtomicUsize,
-    state: Arc<Mutex<State>>,
+    store: Store,
 }
 
 impl PollTicket {
     /// One more item of this poll has reached a final status.
-    pub fn finish_one(&self) {
+    fn finish_one(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = state.save_validators(&self.feed, &self.validators) {
-                tracing::warn!(feed = self.feed, "saving the feed cursor: {e:#}");
-            }
+            let (feed, validators) = (self.feed.clone(), self.validators.clone());
+            self.store.send(move |s| {
+                if let Err(e) = s.save_validators(&feed, &validators) {
+                    tracing::warn!(feed, "saving the feed cursor: {e:#}");
+                }
+            });
         }
     }
 }
@@ -56,7 +193,7 @@ impl PollTicket {
 /// URL, across every feed and poll of this process: a page that two feeds
 /// list is fetched once. (Pages that finished are known to the state store.)
 #[derive(Default)]
-pub struct InFlightPages(Mutex<HashSet<String>>);
+struct InFlightPages(Mutex<HashSet<String>>);
 
 impl InFlightPages {
     /// The page for this item to fetch, unless another item already has it.
@@ -71,7 +208,7 @@ impl InFlightPages {
 
 /// An item's hold on its page, released when the item leaves the pipeline
 /// by whatever way (written, skipped, failed, or dropped at shutdown).
-pub struct PageClaim {
+struct PageClaim {
     pages: Arc<InFlightPages>,
     page: String,
 }
@@ -83,63 +220,43 @@ impl Drop for PageClaim {
     }
 }
 
+/// The item's acknowledgement: its status in the store, then the poll's
+/// ticket. The page's claim is let go on the store's thread, once the status
+/// is there, so no other item finds the page neither claimed nor finished.
+fn item_ack(store: Store, key: ItemKey, ticket: Arc<PollTicket>, claim: Option<PageClaim>) -> Ack {
+    Ack::new(move |outcome| {
+        let (status, record) = match outcome {
+            Outcome::Written { record } => (ItemStatus::Written, Some(record)),
+            Outcome::Skipped => (ItemStatus::Skipped, None),
+        };
+        store.send(move |s| {
+            if let Err(e) = s.mark_item(&key, status, record.as_deref()) {
+                tracing::error!(
+                    feed = key.feed,
+                    guid = key.guid,
+                    "recording the item: {e:#}"
+                );
+            }
+            drop(claim);
+        });
+        ticket.finish_one();
+    })
+}
+
 /// Everything a feed task needs.
-pub struct Poller {
-    pub cfg: Arc<Config>,
-    pub http: Arc<Http>,
-    pub state: Arc<Mutex<State>>,
-    pub tx: Sender<Article>,
-    pub pages: Arc<InFlightPages>,
-    /// The run's sinks (their ids in the state store): an item whose record
-    /// one of them lacks is not finished.
-    pub sinks: Vec<i64>,
-    pub counters: Arc<Counters>,
-    pub shutdown: CancellationToken,
-    /// Poll each feed once (run --once, replay) instead of forever.
-    pub once: bool,
-    /// Poll the feeds one after another (replay), so that every run sees the
-    /// items in the same order and makes the same dedup decisions.
-    pub sequential: bool,
-}
-
-/// Polls every configured feed until shutdown (or once each).
-pub async fn poll_all(poller: Arc<Poller>) -> anyhow::Result<()> {
-    if poller.sequential {
-        for feed in poller.cfg.feeds.clone() {
-            poller.clone().run_feed(feed).await?;
-        }
-        return Ok(());
-    }
-    let tasks: Vec<_> = poller
-        .cfg
-        .feeds
-        .iter()
-        .cloned()
-        .map(|feed| tokio::spawn(poller.clone().run_feed(feed)))
-        .collect();
-    for task in tasks {
-        task.await??;
-    }
-    Ok(())
-}
-
-fn config_hash(feed: &config::Feed) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (feed.url.as_str(), &feed.name, feed.interval, &feed.tags).hash(&mut h);
-    format!("{:016x}", h.finish())
+struct Poller {
+    source: FeedSource,
+    ctx: SourceContext,
+    pages: Arc<InFlightPages>,
 }
 
 impl Poller {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn run_feed(self: Arc<Self>, feed: config::Feed) -> anyhow::Result<()> {
-        // The feed as logs and the state store know it: without its secrets
-        // (`check` refuses two feeds that differ only in those).
-        let url = redact::url(feed.url.as_str());
-        let hash = config_hash(&feed);
-        let mut fs = self.lock().feed(&url)?.unwrap_or_default();
+    async fn run_feed(self: Arc<Self>, feed: Feed) -> anyhow::Result<()> {
+        let url = feed.shown();
+        let hash = feed.config_hash();
+        let store = &self.ctx.store;
+        let u = url.clone();
+        let mut fs = store.call(move |s| s.feed(&u)).await?.unwrap_or_default();
         if fs.config_hash != hash {
             // A new or edited entry starts afresh, a dead feed included.
             fs = FeedState {
@@ -147,7 +264,7 @@ impl Poller {
                 validators: fs.validators,
                 ..FeedState::default()
             };
-            self.lock().save_feed(&url, &fs)?;
+            self.save(&url, &fs).await?;
         }
         loop {
             if let Some(reason) = &fs.dead {
@@ -157,38 +274,50 @@ impl Poller {
                 );
                 return Ok(());
             }
-            if !self.once {
+            if !self.source.once {
                 let wait = fs
                     .next_poll
                     .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
                     .unwrap_or_default();
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = self.shutdown.cancelled() => return Ok(()),
+                    () = self.ctx.shutdown.cancelled() => return Ok(()),
                 }
             }
-            if self.shutdown.is_cancelled() {
+            if self.ctx.shutdown.is_cancelled() {
                 return Ok(());
             }
             // The cursor advances in the store once a poll's items are all
             // finished (see `PollTicket`), so the store, not this task's copy,
             // holds the validators the next request must carry.
-            fs.validators = self.lock().feed(&url)?.unwrap_or_default().validators;
+            let u = url.clone();
+            fs.validators = store
+                .call(move |s| s.feed(&u))
+                .await?
+                .unwrap_or_default()
+                .validators;
             let span = tracing::info_span!("poll", feed = %url);
             fs = self.poll(&feed, fs).instrument(span).await?;
-            self.lock().save_feed(&url, &fs)?;
-            if self.once {
+            self.save(&url, &fs).await?;
+            if self.source.once {
                 return Ok(());
             }
         }
     }
 
+    async fn save(&self, url: &str, fs: &FeedState) -> anyhow::Result<()> {
+        let (url, fs) = (url.to_string(), fs.clone());
+        Ok(self.ctx.store.call(move |s| s.save_feed(&url, &fs)).await?)
+    }
+
     /// One poll: fetch, parse, send the new items; returns the feed's new state.
-    async fn poll(&self, feed: &config::Feed, mut fs: FeedState) -> anyhow::Result<FeedState> {
-        let url = redact::url(feed.url.as_str());
+    async fn poll(&self, feed: &Feed, mut fs: FeedState) -> anyhow::Result<FeedState> {
+        let url = feed.shown();
+        let cfg = &self.source.poll;
         let now = Utc::now();
-        let interval = feed.interval.unwrap_or(self.cfg.poll.interval);
+        let interval = feed.interval.unwrap_or(cfg.interval);
         let result = self
+            .source
             .http
             .get(&feed.url, &fs.validators, &feed.url.origin())
             .await;
@@ -215,8 +344,7 @@ impl Poller {
                     .and_then(|p| p.ttl)
                     .map(|m| Duration::from_secs(u64::from(m) * 60));
                 let hint = ttl.max(resp.max_age);
-                fs.next_poll =
-                    Some(now + self.delay(next_interval(interval, hint, &self.cfg.poll)));
+                fs.next_poll = Some(now + self.delay(next_interval(interval, hint, cfg)));
                 match parsed {
                     None => {
                         metrics::counter!("tidings_polls_total", "outcome" => "not_modified")
@@ -238,12 +366,12 @@ impl Poller {
                 fs.last_error = Some(e.to_string());
                 if e.is_gone() {
                     fs.dead = Some(format!("{e}"));
-                } else if (now - since).to_std().unwrap_or_default() >= self.cfg.poll.dead_after {
+                } else if (now - since).to_std().unwrap_or_default() >= cfg.dead_after {
                     fs.dead = Some(format!("failing since {}: {e}", timestamp(since)));
                 }
                 let wait = e
                     .retry_after()
-                    .unwrap_or_else(|| backoff(interval, fs.errors, self.cfg.poll.max_backoff));
+                    .unwrap_or_else(|| backoff(interval, fs.errors, cfg.max_backoff));
                 fs.next_poll = Some(now + self.delay(wait));
                 match &fs.dead {
                     Some(reason) => tracing::error!(feed = url, "feed marked dead: {reason}"),
@@ -256,7 +384,7 @@ impl Poller {
 
     /// Stretches or shrinks a wait at random so feeds do not poll in lockstep.
     fn delay(&self, base: Duration) -> chrono::Duration {
-        let j = self.cfg.poll.jitter;
+        let j = self.source.poll.jitter;
         let factor = if j > 0.0 {
             rand::random_range(1.0 - j..=1.0 + j)
         } else {
@@ -267,14 +395,14 @@ impl Poller {
 
     async fn send_items(
         &self,
-        feed: &config::Feed,
+        feed: &Feed,
         parsed: feed_rs::model::Feed,
         validators: Validators,
         received_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let url = redact::url(feed.url.as_str());
-        let source = Source {
-            kind: SourceKind::Feed,
+        let url = feed.shown();
+        let origin = Origin {
+            kind: OriginKind::Feed,
             location: url.clone(),
             name: feed
                 .name
@@ -283,9 +411,7 @@ impl Poller {
             tags: feed.tags.clone(),
         };
         let language = parsed.language.clone();
-        // Only the feed's own origin may be private (see http's network policy).
-        let origin = feed.url.origin();
-        let mut fresh = Vec::new();
+        let mut items = Vec::new();
         for entry in parsed.entries {
             let item = FeedItem::from_entry(entry, language.clone());
             let key = ItemKey {
@@ -294,109 +420,142 @@ impl Poller {
                 page: item
                     .url
                     .as_deref()
-                    .and_then(|u| canonicalize_url(&redact::url(u))),
+                    .and_then(|u| crate::dedup::canonicalize_url(&redact::url(u))),
             };
-            if !self.lock().item_finished(&key, &self.sinks)? {
-                fresh.push((key, item));
-            }
+            items.push((key, item));
         }
+        let keys: Vec<ItemKey> = items.iter().map(|(k, _)| k.clone()).collect();
+        let finished = self
+            .ctx
+            .store
+            .call(move |s| {
+                keys.iter()
+                    .map(|k| s.item_finished(k))
+                    .collect::<Result<Vec<bool>, _>>()
+            })
+            .await?;
+        let fresh: Vec<(ItemKey, FeedItem)> = items
+            .into_iter()
+            .zip(finished)
+            .filter(|(_, finished)| !finished)
+            .map(|(item, _)| item)
+            .collect();
         metrics::counter!("tidings_items_total", "kind" => "new").increment(fresh.len() as u64);
         tracing::info!(new = fresh.len(), "polled");
         let ticket = Arc::new(PollTicket {
             feed: url.clone(),
             validators,
             remaining: AtomicUsize::new(fresh.len()),
-            state: self.state.clone(),
+            store: self.ctx.store.clone(),
         });
         if fresh.is_empty() {
-            self.lock().save_validators(&url, &ticket.validators)?;
+            let (u, v) = (url.clone(), ticket.validators.clone());
+            self.ctx
+                .store
+                .call(move |s| s.save_validators(&u, &v))
+                .await?;
             return Ok(());
         }
+        // Only the feed's own origin may be private (see http's network policy).
+        let feed_origin = feed.url.origin();
         let mut sends = futures::stream::iter(fresh)
             .map(|(key, item)| {
-                let ack = Ack::new(key.clone(), ticket.clone());
-                let span = tracing::debug_span!("item", guid = %key.guid);
-                self.item_article(item, source.clone(), &origin, ack, received_at)
+                let span = tracing::debug_span!("item", guid = %redact::text(&key.guid));
+                let document = Found {
+                    origin: origin.clone(),
+                    received_at,
+                    ticket: ticket.clone(),
+                };
+                self.item_document(key, item, document, &feed_origin)
                     .instrument(span)
             })
             // In feed order: concurrent fetches, deterministic hand-off.
             .buffered(PAGES_PER_FEED);
-        while let Some(article) = sends.next().await {
-            self.counters.document_read();
-            let Some(article) = article? else { continue };
+        while let Some(document) = sends.next().await {
+            self.ctx.counters.document_read();
+            let Some(document) = document? else { continue };
             tokio::select! {
-                sent = self.tx.send(article) => if sent.is_err() { return Ok(()) },
-                () = self.shutdown.cancelled() => return Ok(()),
+                sent = self.ctx.tx.send(document) => if sent.is_err() { return Ok(()) },
+                () = self.ctx.shutdown.cancelled() => return Ok(()),
             }
         }
         Ok(())
     }
 
-    /// The article of a feed item: the feed's own content when it holds the
+    /// The document of a feed item: the feed's own content when it holds the
     /// whole article, else the linked page. `None` when the item is skipped.
-    async fn item_article(
+    async fn item_document(
         &self,
+        key: ItemKey,
         item: FeedItem,
-        source: Source,
+        found: Found,
         feed: &url::Origin,
-        ack: Ack,
-        received_at: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Article>> {
-        let mut article = Article {
-            source,
+    ) -> anyhow::Result<Option<Document>> {
+        let store = &self.ctx.store;
+        let link = item.url.as_deref().and_then(|u| url::Url::parse(u).ok());
+        let mut document = Document {
+            origin: found.origin,
             url: item.url.clone(),
             guid: Some(item.guid.clone()),
-            fetched_at: received_at,
+            fetched_at: found.received_at,
             body: item.body,
             hints: item.hints,
-            extracted: None,
-            ack,
+            ack: Ack::none(),
         };
-        if self.is_full_text(&article.body) {
-            return Ok(Some(article));
-        }
-        let link = item.url.as_deref().and_then(|u| url::Url::parse(u).ok());
-        let Some(link) = link else {
-            // No page to fetch: what the feed says is all there is.
-            return Ok(Some(article));
+        let (Some(link), false) = (link, self.is_full_text(&document.body)) else {
+            // What the feed says is all there is, or all that is needed.
+            document.ack = item_ack(store.clone(), key, found.ticket, None);
+            return Ok(Some(document));
         };
-        if let Some(page) = article.ack.item().and_then(|k| k.page.clone()) {
-            let finished = self.lock().page_finished(&page, &self.sinks)?;
-            match (!finished).then(|| self.pages.claim(&page)).flatten() {
-                Some(claim) => article.ack.hold_page(claim),
-                None => {
-                    tracing::debug!(page, "page already fetched for another item");
-                    self.counters.skip("fetch", "page listed by another item");
-                    article.ack.finish(&self.state, ItemStatus::Skipped);
+        let claim = match key.page.clone() {
+            None => None,
+            Some(page) => {
+                let finished = store.call(move |s| s.page_finished(&page)).await?;
+                let claim = key.page.as_deref().and_then(|p| self.pages.claim(p));
+                if finished || claim.is_none() {
+                    tracing::debug!(page = key.page, "page already fetched for another item");
+                    self.ctx
+                        .counters
+                        .skip("fetch", "page listed by another item");
+                    item_ack(store.clone(), key, found.ticket, claim).done(Outcome::Skipped);
                     return Ok(None);
                 }
+                claim
             }
-        }
-        match self.http.get(&link, &Validators::default(), feed).await {
+        };
+        match self
+            .source
+            .http
+            .get(&link, &Validators::default(), feed)
+            .await
+        {
             Ok(resp) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "ok").increment(1);
-                article.url = Some(resp.url.to_string());
-                article.fetched_at = resp.received_at;
-                article.body = Body::Html {
+                document.url = Some(resp.url.to_string());
+                document.fetched_at = resp.received_at;
+                document.body = Body::Html {
                     bytes: resp.body,
                     content_type: resp.content_type,
                 };
-                Ok(Some(article))
+                document.ack = item_ack(store.clone(), key, found.ticket, claim);
+                Ok(Some(document))
             }
             Err(e) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "error").increment(1);
                 metrics::counter!("tidings_fetch_errors_total", "kind" => e.kind()).increment(1);
-                let key = article.ack.item().cloned();
-                let at = timestamp(Utc::now());
-                let attempts = match &key {
-                    Some(k) if e.is_retryable() => {
-                        self.lock().mark_item(k, ItemStatus::Pending, &at)?
-                    }
-                    _ => MAX_ITEM_ATTEMPTS,
+                let attempts = if e.is_retryable() {
+                    let k = key.clone();
+                    store
+                        .call(move |s| s.mark_item(&k, ItemStatus::Pending, None))
+                        .await?
+                } else {
+                    MAX_ITEM_ATTEMPTS
                 };
                 if attempts < MAX_ITEM_ATTEMPTS {
+                    // Not acknowledged: the poll's cursor stays, so the next
+                    // poll fetches the feed in full and offers the item again.
                     tracing::warn!(attempts, "page fetch failed, retried at the next poll: {e}");
-                    self.counters.skip("fetch", "retry later");
+                    self.ctx.counters.skip("fetch", "retry later");
                     return Ok(None);
                 }
                 if e.is_retryable() {
@@ -404,8 +563,8 @@ impl Poller {
                 } else {
                     tracing::warn!("page skipped: {e}");
                 }
-                self.counters.skip("fetch", e.kind());
-                article.ack.finish(&self.state, ItemStatus::Skipped);
+                self.ctx.counters.skip("fetch", e.kind());
+                item_ack(store.clone(), key, found.ticket, claim).done(Outcome::Skipped);
                 Ok(None)
             }
         }
@@ -424,15 +583,22 @@ impl Poller {
             || tail.ends_with("[…]")
             || tail.ends_with("read more")
             || tail.ends_with("continue reading");
-        !teaser && text.split_whitespace().count() >= self.cfg.poll.full_text_min_words
+        !teaser && text.split_whitespace().count() >= self.source.poll.full_text_min_words
     }
+}
+
+/// What every item of one poll shares.
+struct Found {
+    origin: Origin,
+    received_at: DateTime<Utc>,
+    ticket: Arc<PollTicket>,
 }
 
 /// The configured interval, lengthened (never shortened) by the feed's own
 /// hint (`<ttl>`, max-age) up to `max_interval`: the operator decides how
 /// often a feed may be asked, the feed only how rarely it needs to be.
 /// `min_interval` is the floor under every configured interval.
-pub fn next_interval(interval: Duration, hint: Option<Duration>, poll: &config::Poll) -> Duration {
+pub fn next_interval(interval: Duration, hint: Option<Duration>, poll: &Poll) -> Duration {
     let interval = interval.max(poll.min_interval);
     let hinted = hint.unwrap_or_default().min(poll.max_interval);
     interval.max(hinted)
@@ -448,8 +614,8 @@ pub fn backoff(interval: Duration, errors: u32, max: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    fn poll() -> config::Poll {
-        config::Config::load(None).unwrap().poll
+    fn poll() -> Poll {
+        crate::config::Config::load(None).unwrap().poll
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Local documents: `.txt`, HTML pages and feed files (RSS, Atom, JSON Feed),
-//! given as files, folders (walked in name order) or `-` for standard input.
+//! Local documents as a source: `.txt`, HTML pages and feed files (RSS,
+//! Atom, JSON Feed), given as files, folders (walked in name order) or `-`
+//! for standard input.
 
 use std::collections::HashSet;
 use std::fs::{File, FileType, Metadata};
@@ -7,11 +8,75 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use chrono::Utc;
+use futures::future::BoxFuture;
 
 use crate::extract;
-use crate::record::{Article, Body, FeedHints, Source, SourceKind};
+use crate::flow::{Ack, Body, Document, Source, SourceContext};
+use crate::record::{FeedHints, Origin, OriginKind};
 use crate::redact;
+
+/// Called once per input read, for a progress bar.
+pub type Progress = Arc<dyn Fn() + Send + Sync>;
+
+/// Files, folders and standard input (backfill). Their documents need no
+/// acknowledgement: a record's id is enough to know it next time.
+pub struct FileSource {
+    pub inputs: Vec<Input>,
+    pub max_bytes: usize,
+    pub progress: Option<Progress>,
+}
+
+impl Source for FileSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            let FileSource {
+                inputs,
+                max_bytes,
+                progress,
+            } = *self;
+            for input in inputs {
+                if ctx.shutdown.is_cancelled() {
+                    tracing::info!("shutdown requested: no further input is read");
+                    break;
+                }
+                // A read may block for as long as a pipe's writer likes (or a
+                // dead network mount): shutdown does not wait for it. The
+                // blocking thread is left behind; the process exits without it.
+                let reading = tokio::task::spawn_blocking(move || read_input(&input, max_bytes));
+                let read = tokio::select! {
+                    read = reading => read?,
+                    () = ctx.shutdown.cancelled() => {
+                        tracing::info!("shutdown requested: the input being read is left unread");
+                        break;
+                    }
+                };
+                if let Some(progress) = &progress {
+                    progress();
+                }
+                let documents = match read {
+                    Ok(documents) => documents,
+                    Err(e) => {
+                        tracing::warn!("skipped: {e}");
+                        ctx.counters.document_read();
+                        ctx.counters.skip("read", e.reason());
+                        continue;
+                    }
+                };
+                for document in documents {
+                    ctx.counters.document_read();
+                    tokio::select! {
+                        sent = ctx.tx.send(document) => if sent.is_err() { return Ok(()) },
+                        () = ctx.shutdown.cancelled() => return Ok(()),
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
 
 /// Why a document could not be read. Each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -171,43 +236,43 @@ fn push_entries(dir: &Path, pending: &mut Vec<PathBuf>) -> Result<(), InputError
     Ok(())
 }
 
-/// Reads one input into the articles it holds: one for a text or HTML
+/// Reads one input into the documents it holds: one for a text or HTML
 /// document, one per item for a feed file.
-pub fn read_input(input: &Input, max_bytes: usize) -> Result<Vec<Article>, InputError> {
+pub fn read_input(input: &Input, max_bytes: usize) -> Result<Vec<Document>, InputError> {
     let (path, named) = match input {
         Input::Named(path) => (path, true),
         Input::Found(path) => (path, false),
         Input::Seed { id, text } => {
             let path = PathBuf::from(format!("seeds/{id}.txt"));
             let bytes = check_bytes(&path, text.as_bytes().to_vec(), max_bytes)?;
-            return parse(&path, &bytes, SourceKind::File, Kind::Text);
+            return parse(&path, &bytes, OriginKind::File, Kind::Text);
         }
     };
     let bytes = read_bytes(path, named, max_bytes)?;
     let kind = if path.as_os_str() == "-" {
-        SourceKind::Stdin
+        OriginKind::Stdin
     } else {
-        SourceKind::File
+        OriginKind::File
     };
     parse(path, &bytes, kind, sniff(path, &bytes))
 }
 
 /// Reads one path named by the user (or `-`).
-pub fn read(path: &Path, max_bytes: usize) -> Result<Vec<Article>, InputError> {
+pub fn read(path: &Path, max_bytes: usize) -> Result<Vec<Document>, InputError> {
     read_input(&Input::Named(path.to_path_buf()), max_bytes)
 }
 
 /// Reads one document that must be a single article (the one-document verbs).
-pub fn read_one(path: &Path, max_bytes: usize) -> Result<Article, InputError> {
+pub fn read_one(path: &Path, max_bytes: usize) -> Result<Document, InputError> {
     let name = path.display().to_string();
-    let mut articles = read(path, max_bytes)?;
-    if articles.len() != 1 {
+    let mut documents = read(path, max_bytes)?;
+    if documents.len() != 1 {
         return Err(InputError::BadFeed {
             path: name,
-            reason: format!("a feed of {} items, not one document", articles.len()),
+            reason: format!("a feed of {} items, not one document", documents.len()),
         });
     }
-    Ok(articles.remove(0))
+    Ok(documents.remove(0))
 }
 
 /// What kind of special file this is, for the skip message.
@@ -356,28 +421,27 @@ fn sniff(path: &Path, bytes: &[u8]) -> Kind {
 fn parse(
     path: &Path,
     bytes: &[u8],
-    kind: SourceKind,
+    kind: OriginKind,
     doc: Kind,
-) -> Result<Vec<Article>, InputError> {
+) -> Result<Vec<Document>, InputError> {
     let location = match kind {
-        SourceKind::Stdin => "-".to_string(),
+        OriginKind::Stdin => "-".to_string(),
         _ => path.display().to_string(),
     };
-    let source = Source {
+    let origin = Origin {
         kind,
         location,
         name: None,
         tags: Vec::new(),
     };
-    let article = |body, url, guid, hints| Article {
-        source: source.clone(),
+    let article = |body, url, guid, hints| Document {
+        origin: origin.clone(),
         url,
         guid,
         fetched_at: Utc::now(),
         body,
         hints,
-        extracted: None,
-        ack: crate::pipeline::Ack::default(),
+        ack: Ack::none(),
     };
     match doc {
         Kind::Text => {
@@ -411,7 +475,7 @@ fn parse(
                 .map(|entry| {
                     let item = FeedItem::from_entry(entry, language.clone());
                     let mut a = article(item.body, item.url, Some(item.guid), item.hints);
-                    a.source.name = feed_name.clone();
+                    a.origin.name = feed_name.clone();
                     a
                 })
                 .collect())

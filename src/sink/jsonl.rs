@@ -6,13 +6,57 @@
 //! back ([`JsonlSink::scan`]), so their records are not appended again.
 
 use std::io::{BufRead, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 
-use super::SinkError;
+use super::{Place, SinkError};
 use crate::record::Record;
+use crate::settings::Section;
+
+/// `kind = "jsonl"`: `path`, relative to the config's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub path: PathBuf,
+}
+
+impl Config {
+    pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+        let path = s.required_str("path")?;
+        if path.trim().is_empty() {
+            s.problem("path", "must not be empty");
+        }
+        Some(Config {
+            path: base.join(path),
+        })
+    }
+
+    pub fn place(&self) -> Place {
+        Place::File(lexical(&self.path))
+    }
+}
+
+/// `path` with `.` and `..` folded away without touching the file system (the
+/// file need not exist yet), so `out/a.jsonl` and `./x/../out/a.jsonl` match.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
 
 pub struct JsonlSink {
     path: PathBuf,
@@ -26,7 +70,12 @@ pub struct JsonlSink {
 const SCAN_CHUNK: usize = 10_000;
 
 impl JsonlSink {
-    pub async fn open(path: &Path) -> Result<JsonlSink, SinkError> {
+    /// Opens (creating it and its folder when missing) the file to append to.
+    pub async fn open(
+        config: &Config,
+        _patience: Option<Duration>,
+    ) -> Result<JsonlSink, SinkError> {
+        let path = config.path.as_path();
         let err = |source| SinkError::Io {
             path: path.display().to_string(),
             source,
@@ -54,8 +103,13 @@ impl JsonlSink {
         Ok(JsonlSink { path, file, len })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn name(&self) -> String {
+        format!("jsonl:{}", self.path.display())
+    }
+
+    /// The sink's key in the state store: the file, by its canonical path.
+    pub fn key(&self) -> String {
+        self.name()
     }
 
     fn err(&self, source: std::io::Error) -> SinkError {
@@ -67,7 +121,7 @@ impl JsonlSink {
 
     /// The file's length now (someone may have cut or replaced it); `None`
     /// for a pipe or a device.
-    pub async fn position(&self) -> Result<Option<u64>, SinkError> {
+    pub async fn position(&mut self) -> Result<Option<u64>, SinkError> {
         if self.len.is_none() {
             return Ok(None);
         }
@@ -82,7 +136,7 @@ impl JsonlSink {
     /// with the position it reaches. Lines that are not records (edited by
     /// hand) are skipped with a warning. Memory stays at one chunk.
     pub async fn scan(
-        &self,
+        &mut self,
         from: u64,
         chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
     ) -> anyhow::Result<()> {

@@ -1,30 +1,41 @@
 //! Where records go. Each sink writes a batch and returns only once the batch is
 //! durable there: that return is the acknowledgement the pipeline waits for
-//! before it marks the records done in the state store.
+//! before it marks the records delivered in the state store.
+//!
+//! Every kind is one module with its settings (`Config`: read from its
+//! `[[sinks]]` entry, checked, and where it writes, to catch two sinks on
+//! one place) and its sink (`open`, `write`, and the `position` / `scan` of
+//! its own log, by which a state store that missed a write, or was lost,
+//! learns what the sink holds). [`kinds!`] lists them: adding a kind is its
+//! module plus one line there.
 //!
 //! The network sinks (postgres, nats) wait out an unreachable server inside
-//! `write`, retrying with backoff, so a sink that is down holds the pipeline
-//! back rather than losing records. To stop without waiting for it, drop the
-//! `write` future (e.g. lose a `tokio::select!` against a shutdown token):
-//! the batch then stays unacknowledged and is sent again on the next start,
-//! which the sinks store idempotently, keyed on the record id.
+//! `write`, retrying with backoff (see [`retry`]), so a sink that is down
+//! holds the pipeline back rather than losing records. Dropping a `write`
+//! future is safe: the batch stays unacknowledged and is sent again on the
+//! next start, which the sinks store idempotently, keyed on the record id.
 
 mod jsonl;
 mod nats;
+mod outputs;
 mod postgres;
 mod retry;
+mod stdout;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-
-use crate::config;
 use crate::record::Record;
+use crate::settings::Section;
 
-pub use jsonl::JsonlSink;
-pub use nats::{NatsError, NatsSink, validate_nats};
-pub use postgres::{PostgresError, PostgresSink, TABLE_VERSION, validate_postgres};
+pub use jsonl::{Config as JsonlConfig, JsonlSink};
+pub use nats::{Config as NatsConfig, NatsError, NatsSink, validate_nats};
+pub use outputs::{Delivered, Outputs, Targets, targets};
+pub use postgres::{
+    Config as PostgresConfig, PostgresError, PostgresSink, TABLE_VERSION, validate_postgres,
+};
 pub use retry::Unreachable;
+pub use stdout::{Config as StdoutConfig, StdoutSink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -53,6 +64,66 @@ impl SinkError {
     }
 }
 
+/// Where a sink writes, to find two sinks writing to one place: the same
+/// file interleaves torn lines, the same table or subject gets every record
+/// twice from one run.
+#[derive(Debug, PartialEq)]
+pub enum Place {
+    File(PathBuf),
+    Stdout,
+    /// Servers as (host, port), lowercase, default port filled in.
+    Table {
+        servers: Vec<(String, u16)>,
+        database: String,
+        table: String,
+    },
+    Subject {
+        servers: Vec<(String, u16)>,
+        subject: String,
+    },
+}
+
+impl Place {
+    pub fn clashes(&self, other: &Place) -> bool {
+        let share = |a: &[(String, u16)], b: &[(String, u16)]| a.iter().any(|s| b.contains(s));
+        match (self, other) {
+            (
+                Place::Table {
+                    servers: a,
+                    database: da,
+                    table: ta,
+                },
+                Place::Table {
+                    servers: b,
+                    database: db,
+                    table: tb,
+                },
+            ) => da == db && ta == tb && share(a, b),
+            (
+                Place::Subject {
+                    servers: a,
+                    subject: sa,
+                },
+                Place::Subject {
+                    servers: b,
+                    subject: sb,
+                },
+            ) => sa == sb && share(a, b),
+            _ => self == other,
+        }
+    }
+
+    /// The key a clash is reported at, and the words for it.
+    pub fn describe(&self) -> (&'static str, &'static str) {
+        match self {
+            Place::File(_) => ("path", "same file as"),
+            Place::Stdout => ("kind", "standard output is already written by"),
+            Place::Table { .. } => ("url", "same database and table as"),
+            Place::Subject { .. } => ("subject", "same server and subject as"),
+        }
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Default)]
 pub struct Written {
@@ -63,35 +134,117 @@ pub struct Written {
     pub position: Option<u64>,
 }
 
-/// One configured sink.
-pub enum Sink {
-    Jsonl(JsonlSink),
-    /// JSON lines on standard output, for piping into jq and friends.
-    Stdout(tokio::io::Stdout),
-    Postgres(PostgresSink),
-    Nats(NatsSink),
+/// Declares the sink kinds: the settings enum, the sink enum, and the
+/// dispatch of each method to the kind's own module. Each kind's module has
+/// `Config::{read, place}` and a sink type with `open`, `name`, `key`,
+/// `write`, `position` and `scan`; the compiler holds every kind to that.
+macro_rules! kinds {
+    ($($kind:literal => $variant:ident($module:ident::$sink:ident),)*) => {
+        /// One `[[sinks]]` entry, by kind.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Config {
+            $($variant($module::Config),)*
+        }
+
+        /// One open sink.
+        pub enum Sink {
+            $($variant($module::$sink),)*
+        }
+
+        impl Config {
+            /// The entry's settings; `None` (problems reported) when they
+            /// cannot be used.
+            pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+                let Some(kind) = s.required_str("kind") else {
+                    // Which keys belong here depends on the kind: none can be judged.
+                    s.skip_unread();
+                    return None;
+                };
+                match kind {
+                    $($kind => $module::Config::read(s, base).map(Config::$variant),)*
+                    other => {
+                        let kinds = [$(format!("{:?}", $kind)),*];
+                        s.problem(
+                            "kind",
+                            format!("unknown sink kind {other:?}, expected one of {}", kinds.join(", ")),
+                        );
+                        s.skip_unread();
+                        None
+                    }
+                }
+            }
+
+            pub fn place(&self) -> Place {
+                match self {
+                    $(Config::$variant(c) => c.place(),)*
+                }
+            }
+        }
+
+        impl Sink {
+            /// Opens the sink an entry describes. A network sink whose server
+            /// does not answer is waited for, up to `patience` (`None`: for ever).
+            pub async fn open(config: &Config, patience: Option<Duration>) -> Result<Sink, SinkError> {
+                Ok(match config {
+                    $(Config::$variant(c) => Sink::$variant($module::$sink::open(c, patience).await?),)*
+                })
+            }
+
+            /// The sink as logs and messages show it.
+            pub fn name(&self) -> String {
+                match self {
+                    $(Sink::$variant(s) => s.name(),)*
+                }
+            }
+
+            /// The sink's identity in the state store: the same file, table or
+            /// subject is the same sink whatever the config calls it.
+            pub fn key(&self) -> String {
+                match self {
+                    $(Sink::$variant(s) => s.key(),)*
+                }
+            }
+
+            async fn write_all(&mut self, batch: &[&Record]) -> Result<Option<u64>, SinkError> {
+                match self {
+                    $(Sink::$variant(s) => Ok(s.write(batch).await?),)*
+                }
+            }
+
+            /// How far the sink's own log reaches: a JSONL file's length, a
+            /// stream's last sequence; `None` for sinks without one. A log
+            /// shorter than the state store remembers was replaced: what it
+            /// holds is read again.
+            pub async fn position(&mut self) -> Result<Option<u64>, SinkError> {
+                match self {
+                    $(Sink::$variant(s) => Ok(s.position().await?),)*
+                }
+            }
+
+            /// The ids of the records the sink holds past `from` in its log
+            /// (all of them for a sink without a log), handed to `chunk` with
+            /// the position each chunk reaches.
+            pub async fn scan(
+                &mut self,
+                from: u64,
+                chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
+            ) -> anyhow::Result<()> {
+                match self {
+                    $(Sink::$variant(s) => s.scan(from, chunk).await,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    "jsonl" => Jsonl(jsonl::JsonlSink),
+    "stdout" => Stdout(stdout::StdoutSink),
+    "postgres" => Postgres(postgres::PostgresSink),
+    "nats" => Nats(nats::NatsSink),
 }
 
 impl Sink {
-    /// Opens the sink a config entry describes. A network sink whose server
-    /// does not answer is waited for, up to `patience` (`None`: for ever).
-    pub async fn open(cfg: &config::Sink, patience: Option<Duration>) -> Result<Sink, SinkError> {
-        match cfg {
-            config::Sink::Jsonl { path } => Ok(Sink::Jsonl(JsonlSink::open(path).await?)),
-            config::Sink::Postgres { url, table } => Ok(Sink::Postgres(
-                PostgresSink::open(url, table, patience).await?,
-            )),
-            config::Sink::Nats {
-                url,
-                subject,
-                stream,
-            } => Ok(Sink::Nats(
-                NatsSink::open(url, subject, stream.as_deref(), patience).await?,
-            )),
-            config::Sink::Stdout => Ok(Sink::Stdout(tokio::io::stdout())),
-        }
-    }
-
     /// Writes a batch. `Ok` means every record in it is durable in this sink
     /// but those listed as rejected; a record the sink refuses for good is
     /// found by writing halves of the batch, so one bad record costs a few
@@ -129,72 +282,5 @@ impl Sink {
                 Err(e) => Err(e),
             }
         })
-    }
-
-    async fn write_all(&mut self, batch: &[&Record]) -> Result<Option<u64>, SinkError> {
-        match self {
-            Sink::Jsonl(s) => s.write(batch).await,
-            Sink::Postgres(s) => Ok(s.write(batch).await.map(|()| None)?),
-            Sink::Nats(s) => Ok(s.write(batch).await.map(Some)?),
-            Sink::Stdout(out) => {
-                let err = |source| SinkError::Io {
-                    path: "<stdout>".to_string(),
-                    source,
-                };
-                out.write_all(&jsonl::lines(batch).map_err(err)?)
-                    .await
-                    .map_err(err)?;
-                out.flush().await.map_err(err)?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// How far the sink's own log reaches: a JSONL file's length, a stream's
-    /// last sequence; `None` for sinks without one. A log shorter than the
-    /// state store remembers was replaced: what it held is read again.
-    pub async fn position(&mut self) -> Result<Option<u64>, SinkError> {
-        match self {
-            Sink::Jsonl(s) => s.position().await,
-            Sink::Nats(s) => Ok(s.position().await.map(Some)?),
-            Sink::Postgres(_) | Sink::Stdout(_) => Ok(None),
-        }
-    }
-
-    /// The ids of the records the sink holds past `from` in its log (all of
-    /// them for a sink without a log), handed to `chunk` with the position
-    /// each chunk reaches. What the sink holds is its own truth: this is how
-    /// a state store that missed a write, or was lost, learns it.
-    pub async fn scan(
-        &mut self,
-        from: u64,
-        chunk: &mut (dyn FnMut(Vec<String>, u64) -> anyhow::Result<()> + Send),
-    ) -> anyhow::Result<()> {
-        match self {
-            Sink::Jsonl(s) => s.scan(from, chunk).await,
-            Sink::Postgres(s) => s.scan(from, chunk).await,
-            Sink::Nats(s) => s.scan(from, chunk).await,
-            // What went to standard output cannot be read back.
-            Sink::Stdout(_) => Ok(()),
-        }
-    }
-
-    pub fn name(&self) -> String {
-        match self {
-            Sink::Jsonl(s) => format!("jsonl:{}", s.path().display()),
-            Sink::Postgres(s) => s.name(),
-            Sink::Nats(s) => s.name(),
-            Sink::Stdout(_) => "stdout".to_string(),
-        }
-    }
-
-    /// The sink's identity in the state store: the same file, table or
-    /// subject is the same sink whatever the config calls it.
-    pub fn key(&self) -> String {
-        match self {
-            Sink::Postgres(s) => s.key(),
-            Sink::Nats(s) => s.key(),
-            Sink::Jsonl(_) | Sink::Stdout(_) => self.name(),
-        }
     }
 }

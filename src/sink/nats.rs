@@ -11,6 +11,7 @@
 //! acknowledged, and messages that got through are dropped as repeats when
 //! it comes again (within the duplicate window).
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_nats::jetstream::context::{
@@ -20,9 +21,11 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream};
 use async_nats::{ConnectOptions, Event, Subject};
 
+use super::Place;
 use super::retry::{Retry, Unreachable};
 use crate::record::Record;
 use crate::redact;
+use crate::settings::Section;
 
 /// How long JetStream remembers message ids. Long enough to cover a restart
 /// after a crash, which sends the unacknowledged records again; a `tidings
@@ -251,6 +254,57 @@ fn percent_decoded(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `kind = "nats"`: `url` (servers, comma-separated), `subject`, and
+/// `stream` (default: the one that takes the subject, created when missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub url: String,
+    pub subject: String,
+    pub stream: Option<String>,
+}
+
+impl Config {
+    pub fn new(url: &str, subject: &str, stream: Option<&str>) -> Config {
+        Config {
+            url: url.to_string(),
+            subject: subject.to_string(),
+            stream: stream.map(str::to_string),
+        }
+    }
+
+    pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+        let url = s.required_str("url");
+        let subject = s.required_str("subject");
+        let stream = s.str("stream");
+        let (url, subject) = (url?, subject?);
+        let problems = validate_nats(url, subject, stream);
+        for p in &problems {
+            s.problem("", p.clone());
+        }
+        problems
+            .is_empty()
+            .then(|| Config::new(url, subject, stream))
+    }
+
+    /// The servers and subject: two sinks on one server and subject get
+    /// every record twice from one run.
+    pub fn place(&self) -> Place {
+        Place::Subject {
+            servers: self
+                .url
+                .split(',')
+                .filter_map(|s| url::Url::parse(s.trim()).ok())
+                .filter_map(|u| {
+                    // nats:// is not a special scheme: Url keeps the host's case.
+                    let host = u.host_str()?.to_ascii_lowercase();
+                    Some((host, u.port().unwrap_or(4222)))
+                })
+                .collect(),
+            subject: self.subject.clone(),
+        }
+    }
+}
+
 pub struct NatsSink {
     js: jetstream::Context,
     subject: Subject,
@@ -269,11 +323,14 @@ impl NatsSink {
     /// missing. A server that does not answer yet is waited for (with WARN
     /// logs), like in [`Self::write`]; settings that cannot work fail at once.
     pub async fn open(
-        url: &str,
-        subject: &str,
-        stream: Option<&str>,
+        settings: &Config,
         patience: Option<Duration>,
     ) -> Result<NatsSink, NatsError> {
+        let (url, subject, stream) = (
+            settings.url.as_str(),
+            settings.subject.as_str(),
+            settings.stream.as_deref(),
+        );
         let problems = validate_nats(url, subject, stream);
         if !problems.is_empty() {
             return Err(NatsError::Config(problems.join("; ")));
@@ -333,7 +390,7 @@ impl NatsSink {
     }
 
     /// The stream's last sequence: how far its log reaches.
-    pub async fn position(&mut self) -> Result<u64, NatsError> {
+    pub async fn position(&mut self) -> Result<Option<u64>, NatsError> {
         let name = self.stream_name().await?;
         let mut stream = self
             .js
@@ -344,7 +401,7 @@ impl NatsSink {
             .info()
             .await
             .map_err(|e| stream_error(&name, &e, true))?;
-        Ok(info.state.last_sequence)
+        Ok(Some(info.state.last_sequence))
     }
 
     /// The record ids (`Nats-Msg-Id`) of the messages after sequence `from`
@@ -357,7 +414,7 @@ impl NatsSink {
     ) -> anyhow::Result<()> {
         use async_nats::jetstream::consumer::{DeliverPolicy, pull};
         use futures::StreamExt;
-        let end = self.position().await?;
+        let end = self.position().await?.unwrap_or_default();
         if end <= from {
             return Ok(());
         }
@@ -418,8 +475,8 @@ impl NatsSink {
     /// Publishes every record and returns once the stream acknowledged each
     /// one (repeats it dropped count as acknowledged), with the highest
     /// sequence acknowledged.
-    pub async fn write(&mut self, batch: &[&Record]) -> Result<u64, NatsError> {
-        self.with_retries(batch).await
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<Option<u64>, NatsError> {
+        self.with_retries(batch).await.map(Some)
     }
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.

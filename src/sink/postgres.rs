@@ -14,15 +14,18 @@
 //! and whatever part of it reached the table is overwritten with the same
 //! values when it comes again.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement};
 
+use super::Place;
 use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
+use crate::settings::Section;
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -211,6 +214,66 @@ fn check_table_name(table: &str) -> Result<(), String> {
     }
 }
 
+/// `kind = "postgres"`: `url` and `table` (default `records`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub url: String,
+    pub table: String,
+}
+
+impl Config {
+    pub fn new(url: &str, table: &str) -> Config {
+        Config {
+            url: url.to_string(),
+            table: table.to_string(),
+        }
+    }
+
+    pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+        let url = s.required_str("url");
+        let table = s.str("table").unwrap_or("records");
+        let url = url?;
+        let problems = validate_postgres(url, table);
+        for p in &problems {
+            s.problem("", p.clone());
+        }
+        problems.is_empty().then(|| Config::new(url, table))
+    }
+
+    /// The servers, database and table: two sinks on one of each get every
+    /// record twice from one run.
+    pub fn place(&self) -> Place {
+        // Validated already; an unparsable URL names no server to share.
+        let parsed: Option<tokio_postgres::Config> = self.url.parse().ok();
+        let (servers, database) = parsed.map_or_else(Default::default, |c| {
+            let ports = c.get_ports();
+            let servers = c
+                .get_hosts()
+                .iter()
+                .enumerate()
+                .map(|(i, host)| {
+                    let host = match host {
+                        tokio_postgres::config::Host::Tcp(h) => h.to_ascii_lowercase(),
+                        #[cfg(unix)]
+                        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                    };
+                    // One port applies to every host; none means 5432.
+                    let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                    (host, port)
+                })
+                .collect();
+            // PostgreSQL's own default: the database named like the user.
+            let database = c.get_dbname().or(c.get_user()).unwrap_or_default();
+            (servers, database.to_string())
+        });
+        Place::Table {
+            servers,
+            database,
+            table: self.table.clone(),
+        }
+    }
+}
+
 pub struct PostgresSink {
     config: tokio_postgres::Config,
     table: String,
@@ -232,10 +295,10 @@ impl PostgresSink {
     /// settings that cannot work (bad URL, authentication, a table of another
     /// layout) fail at once.
     pub async fn open(
-        url: &str,
-        table: &str,
+        settings: &Config,
         patience: Option<Duration>,
     ) -> Result<PostgresSink, PostgresError> {
+        let (url, table) = (settings.url.as_str(), settings.table.as_str());
         let problems = validate_postgres(url, table);
         if !problems.is_empty() {
             return Err(PostgresError::Config(problems.join("; ")));
@@ -310,12 +373,18 @@ impl PostgresSink {
     /// Upserts the batch in one statement (so in one transaction) and
     /// returns once it is committed. Records already stored with the same
     /// content are left untouched, so a replay changes nothing.
-    pub async fn write(&mut self, batch: &[&Record]) -> Result<(), PostgresError> {
+    pub async fn write(&mut self, batch: &[&Record]) -> Result<Option<u64>, PostgresError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let json = batch_json(batch).map_err(PostgresError::Encode)?;
-        self.with_retries(Some((&json, batch.len()))).await
+        self.with_retries(Some((&json, batch.len()))).await?;
+        Ok(None)
+    }
+
+    /// A table has no log to follow: always `None`.
+    pub async fn position(&mut self) -> Result<Option<u64>, PostgresError> {
+        Ok(None)
     }
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.

@@ -2,12 +2,10 @@
 //! hostile servers, full-text feeds, replay, metrics, and a kill -9.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tidings::config::Config;
-use tidings::fetch::http::Http;
-use tidings::pipeline::{self, Source, Summary};
+use tidings::observe::Summary;
 use tidings::state::State;
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{header, header_exists, method, path};
@@ -63,15 +61,7 @@ fn config(dir: &Path, feeds: &[String], extra: &str) -> Config {
 }
 
 async fn run_once(cfg: &Config) -> Summary {
-    let http = Arc::new(Http::live(&cfg.http, None).unwrap());
-    let source = Source::Feeds {
-        http,
-        once: true,
-        sequential: false,
-    };
-    pipeline::run(cfg, source, CancellationToken::new(), None)
-        .await
-        .unwrap()
+    crate::support::run_feeds(cfg, true, CancellationToken::new()).await
 }
 
 fn feed_state(dir: &Path, url: &str) -> tidings::state::FeedState {

@@ -3,11 +3,8 @@
 //! the charset decision or reach a record.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use tidings::config::Config;
-use tidings::fetch::http::Http;
-use tidings::pipeline::{self, Source};
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -131,15 +128,7 @@ async fn polled_feeds_with_an_invalid_byte_or_nul_references_yield_their_items()
         text.push_str(&format!("[[feeds]]\nurl = \"{}{route}\"\n", server.uri()));
     }
     let cfg = Config::parse(&text, "test.toml", dir.path()).unwrap();
-    let http = Arc::new(Http::live(&cfg.http, None).unwrap());
-    let source = Source::Feeds {
-        http,
-        once: true,
-        sequential: false,
-    };
-    let summary = pipeline::run(&cfg, source, CancellationToken::new(), None)
-        .await
-        .unwrap();
+    let summary = crate::support::run_feeds(&cfg, true, CancellationToken::new()).await;
     assert_eq!(summary.written, 5, "{summary:?}");
     let out = dir.path().join("out.jsonl");
     assert_eq!(title_set(&records(&out)), FEED_TITLES);

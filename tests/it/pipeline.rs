@@ -1,16 +1,19 @@
 //! The pipeline as a whole: backpressure and draining.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tidings::config::Config;
-use tidings::pipeline::{self, Source};
+use tidings::fetch::local::{FileSource, Input, Progress};
+use tidings::pipeline::{self, Mode};
 use tokio_util::sync::CancellationToken;
 
-fn write_docs(dir: &Path, n: usize) -> Vec<std::path::PathBuf> {
+use crate::support::servers::{self, Proxy};
+
+fn write_docs(dir: &Path, n: usize) -> Vec<Input> {
+    std::fs::create_dir_all(dir).unwrap();
     (0..n)
         .map(|i| {
             let path = dir.join(format!("doc{i:04}.txt"));
@@ -22,84 +25,78 @@ fn write_docs(dir: &Path, n: usize) -> Vec<std::path::PathBuf> {
                 ),
             )
             .unwrap();
-            path
+            Input::Named(path)
         })
         .collect()
 }
 
-/// A sink that does not keep up (a FIFO nobody reads yet) must stop the source:
-/// memory stays bounded by the channel capacities, whatever the input size.
+/// A sink that stops taking records (its server gone) must stop the source:
+/// memory stays bounded by the channel capacities, whatever the input size;
+/// once the sink is back, everything drains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_sink_stops_the_source_and_everything_drains_once_it_moves() {
+    const N: u64 = 300;
+    let pg_url = servers::postgres_url();
+    let table = servers::unique("tidings_stall");
+    let _cleanup = servers::pg::cleanup(&pg_url, &table);
+    let port = servers::free_port();
+    let (via, pg_addr) = servers::via_port(&pg_url, port).await;
+    let proxy = Proxy::start(port, pg_addr).await;
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("records.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
     let cfg_text = format!(
         "[state]\ndir = \"state\"\n[pipeline]\nchannel_capacity = 2\nextract_workers = 1\n\
-         batch_size = 1\n[[sinks]]\nkind = \"jsonl\"\npath = {:?}\n",
-        fifo.to_str().unwrap()
+         tag_workers = 1\nbatch_size = 1\n[[sinks]]\nkind = \"postgres\"\nurl = \"{via}\"\n\
+         table = \"{table}\"\n"
     );
     let cfg = Config::parse(&cfg_text, "test", dir.path()).unwrap();
-    let docs = write_docs(&dir.path().join("docs").tap_mkdir(), 300);
+    let inputs = write_docs(&dir.path().join("docs"), N as usize);
 
     let read = Arc::new(AtomicU64::new(0));
     let counter = read.clone();
-    let progress: pipeline::Progress = Arc::new(move || {
+    let progress: Progress = Arc::new(move || {
         counter.fetch_add(1, Ordering::SeqCst);
     });
     let run = tokio::spawn(async move {
-        pipeline::run(
-            &cfg,
-            Source::Files(docs.into_iter().map(Into::into).collect()),
-            CancellationToken::new(),
-            Some(progress),
-        )
-        .await
+        let source = Box::new(FileSource {
+            inputs,
+            max_bytes: 1 << 20,
+            progress: Some(progress),
+        });
+        pipeline::run(&cfg, source, Mode::Daemon, CancellationToken::new()).await
     });
+    // The sink opens and takes a first record, then its server goes away.
+    let db = servers::pg::client(&pg_url).await;
+    while !table_has_rows(&db, &table).await {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.stop().await;
 
-    // Nobody reads the FIFO: wait until the source has stopped advancing.
+    // Wait until the source has stopped advancing.
     let mut last = u64::MAX;
     loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let now = read.load(Ordering::SeqCst);
         if now == last {
             break;
         }
         last = now;
     }
-    // Three channels of 2, one extract worker, one batch in the sink and one
+    // Four channels of 2, one worker per stage, one batch in the sink and one
     // document in the source's hand: far below the 300 documents offered.
     assert!(
-        last <= 12,
+        last <= 20,
         "the source read {last} documents while the sink was stalled"
     );
+    assert!(!run.is_finished());
 
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        std::fs::File::open(&fifo)
-            .unwrap()
-            .read_to_string(&mut all)
-            .unwrap();
-        all
-    });
-    let summary = run.await.unwrap().unwrap();
-    assert_eq!(summary.written, 300);
-    // The reader sees EOF only once the sink is dropped at the end of the run.
-    let lines = reader.join().unwrap();
-    assert_eq!(lines.lines().count(), 300);
+    let _proxy = Proxy::start(port, pg_addr).await;
+    let summary = servers::within("the drain", run).await.unwrap().unwrap();
+    assert_eq!(summary.written, N);
+    assert_eq!(servers::pg::stored(&db, &table).await.1, N as i64);
 }
 
-trait TapMkdir {
-    fn tap_mkdir(self) -> Self;
-}
-
-impl TapMkdir for std::path::PathBuf {
-    fn tap_mkdir(self) -> Self {
-        std::fs::create_dir_all(&self).unwrap();
-        self
-    }
+async fn table_has_rows(db: &tokio_postgres::Client, table: &str) -> bool {
+    db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .is_ok_and(|row| row.get::<_, i64>(0) > 0)
 }

@@ -3,12 +3,10 @@
 //! (one or a few seconds) against wiremock on 127.0.0.1.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tidings::config::Config;
-use tidings::fetch::http::Http;
-use tidings::pipeline::{self, Source, Summary};
+use tidings::observe::Summary;
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -28,31 +26,17 @@ fn config(dir: &Path, feeds: &[String], poll: &str) -> Config {
 
 /// Runs the daemon (not `--once`) for `secs` seconds, then stops it.
 async fn run_for(cfg: &Config, secs: f64) -> Summary {
-    let http = Arc::new(Http::live(&cfg.http, None).unwrap());
-    let source = Source::Feeds {
-        http,
-        once: false,
-        sequential: false,
-    };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
         stop.cancel();
     });
-    pipeline::run(cfg, source, shutdown, None).await.unwrap()
+    crate::support::run_feeds(cfg, false, shutdown).await
 }
 
 async fn run_once(cfg: &Config) -> Summary {
-    let http = Arc::new(Http::live(&cfg.http, None).unwrap());
-    let source = Source::Feeds {
-        http,
-        once: true,
-        sequential: false,
-    };
-    pipeline::run(cfg, source, CancellationToken::new(), None)
-        .await
-        .unwrap()
+    crate::support::run_feeds(cfg, true, CancellationToken::new()).await
 }
 
 fn rss(base: &str, items: impl IntoIterator<Item = usize>) -> String {

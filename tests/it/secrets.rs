@@ -524,7 +524,10 @@ async fn nats_credentials_in_the_url_log_in_to_a_server_that_requires_them() {
         // guard turns that into a failure.
         let opened = tokio::time::timeout(
             Duration::from_secs(60),
-            tidings::sink::NatsSink::open(&url, "secrets.auth", None, None),
+            tidings::sink::NatsSink::open(
+                &tidings::sink::NatsConfig::new(&url, "secrets.auth", None),
+                None,
+            ),
         )
         .await;
         let sink = opened

@@ -6,14 +6,13 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidings::config;
 use tidings::record::{
-    ActorKind, ActorTag, Record, SCHEMA_VERSION, Source, SourceKind, TopicTag, content_hash,
+    ActorKind, ActorTag, Origin, OriginKind, Record, SCHEMA_VERSION, TopicTag, content_hash,
     record_id,
 };
 use tidings::sink::{
-    NatsError, NatsSink, PostgresError, PostgresSink, Sink, SinkError, TABLE_VERSION,
-    validate_nats, validate_postgres,
+    self, NatsConfig, NatsError, NatsSink, PostgresConfig, PostgresError, PostgresSink, Sink,
+    SinkError, TABLE_VERSION, validate_nats, validate_postgres,
 };
 
 use crate::support::servers::{self, Proxy, free_port, js, pg, via_port, within};
@@ -38,8 +37,8 @@ fn record(run: &str, n: usize) -> Record {
         authors: vec!["Desk Reporter".to_string()],
         published_at: Some("2026-11-20T08:30:00Z".to_string()),
         fetched_at: "2026-11-25T09:00:00Z".to_string(),
-        source: Source {
-            kind: SourceKind::Feed,
+        source: Origin {
+            kind: OriginKind::Feed,
             location: "https://wire.example/feed.xml".to_string(),
             name: Some("Example Wire".to_string()),
             tags: vec!["wire".to_string()],
@@ -95,7 +94,7 @@ fn ids(records: &[Record]) -> BTreeSet<String> {
 /// server appears; then it is cut mid-run and `second` is written. Both
 /// writes must wait for the server, then complete. Returns the running proxy.
 async fn write_across_outages(
-    sink: config::Sink,
+    sink: sink::Config,
     port: u16,
     server: SocketAddr,
     first: Vec<Record>,
@@ -136,7 +135,9 @@ async fn postgres_stores_each_record_once_and_a_replay_changes_nothing() {
     let batch_a = records(&table, 0..7);
     let batch_b = records(&table, 7..10);
 
-    let mut sink = PostgresSink::open(&url, &table, None).await.unwrap();
+    let mut sink = PostgresSink::open(&PostgresConfig::new(&url, &table), None)
+        .await
+        .unwrap();
     sink.write(&refs(&batch_a)).await.unwrap();
     sink.write(&refs(&batch_b)).await.unwrap();
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
@@ -154,7 +155,9 @@ async fn postgres_stores_each_record_once_and_a_replay_changes_nothing() {
         .collect();
     // A replay, as after a crash before the state store marked them done,
     // through a sink opened anew on the existing table.
-    let mut again = PostgresSink::open(&url, &table, None).await.unwrap();
+    let mut again = PostgresSink::open(&PostgresConfig::new(&url, &table), None)
+        .await
+        .unwrap();
     again.write(&refs(&all)).await.unwrap();
     again.write(&refs(&batch_b)).await.unwrap();
     assert_eq!(pg::stored(&db, &table).await, (ids(&all), 10));
@@ -227,7 +230,9 @@ async fn postgres_keeps_the_later_of_two_records_with_one_id_in_a_batch() {
     // A text with U+0000 that PostgreSQL cannot store as such.
     second.text.push_str("\u{0}trailing");
 
-    let mut sink = PostgresSink::open(&url, &table, None).await.unwrap();
+    let mut sink = PostgresSink::open(&PostgresConfig::new(&url, &table), None)
+        .await
+        .unwrap();
     sink.write(&[&first, &second]).await.unwrap();
     let rows = db
         .query(&format!("SELECT title, text FROM {table}"), &[])
@@ -245,14 +250,18 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
 
     let newer = servers::unique("tidings_it");
     let _cleanup_newer = pg::cleanup(&url, &newer);
-    drop(PostgresSink::open(&url, &newer, None).await.unwrap());
+    drop(
+        PostgresSink::open(&PostgresConfig::new(&url, &newer), None)
+            .await
+            .unwrap(),
+    );
     db.execute(
         "UPDATE tidings_schema SET version = $2 WHERE table_name = $1",
         &[&newer, &(TABLE_VERSION + 1)],
     )
     .await
     .unwrap();
-    let err = PostgresSink::open(&url, &newer, None)
+    let err = PostgresSink::open(&PostgresConfig::new(&url, &newer), None)
         .await
         .err()
         .expect("refused");
@@ -264,7 +273,7 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
     db.batch_execute(&format!("CREATE TABLE {foreign} (id integer)"))
         .await
         .unwrap();
-    let err = PostgresSink::open(&url, &foreign, None)
+    let err = PostgresSink::open(&PostgresConfig::new(&url, &foreign), None)
         .await
         .err()
         .expect("refused");
@@ -282,10 +291,7 @@ async fn postgres_write_waits_for_a_server_that_is_down_and_stores_everything_on
     let batch_a = records(&table, 0..6);
     let batch_b = records(&table, 6..12);
 
-    let sink = config::Sink::Postgres {
-        url: proxied,
-        table: table.clone(),
-    };
+    let sink = sink::Config::Postgres(PostgresConfig::new(&proxied, &table));
     let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
@@ -303,7 +309,7 @@ async fn nats_stores_each_record_once_and_drops_a_replay() {
     let batch_a = records(&stream, 0..7);
     let batch_b = records(&stream, 7..10);
 
-    let mut sink = NatsSink::open(&url, &subject, Some(&stream), None)
+    let mut sink = NatsSink::open(&NatsConfig::new(&url, &subject, Some(&stream)), None)
         .await
         .unwrap();
     sink.write(&refs(&batch_a)).await.unwrap();
@@ -311,7 +317,7 @@ async fn nats_stores_each_record_once_and_drops_a_replay() {
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(js::stored(&js, &stream).await, (ids(&all), 10));
 
-    let mut again = NatsSink::open(&url, &subject, Some(&stream), None)
+    let mut again = NatsSink::open(&NatsConfig::new(&url, &subject, Some(&stream)), None)
         .await
         .unwrap();
     again.write(&refs(&all)).await.unwrap();
@@ -326,12 +332,16 @@ async fn nats_creates_a_stream_for_the_subject_when_none_is_named() {
     let js = js::context(&url).await;
     let batch = records(&subject, 0..3);
 
-    let mut sink = NatsSink::open(&url, &subject, None, None).await.unwrap();
+    let mut sink = NatsSink::open(&NatsConfig::new(&url, &subject, None), None)
+        .await
+        .unwrap();
     sink.write(&refs(&batch)).await.unwrap();
     let stream = js.stream_by_subject(subject.as_str()).await.unwrap();
     assert_eq!(js::stored(&js, &stream).await, (ids(&batch), 3));
     // Opened again, it finds that stream rather than making another.
-    let mut again = NatsSink::open(&url, &subject, None, None).await.unwrap();
+    let mut again = NatsSink::open(&NatsConfig::new(&url, &subject, None), None)
+        .await
+        .unwrap();
     again.write(&refs(&batch)).await.unwrap();
     assert_eq!(js::stored(&js, &stream).await.1, 3);
 }
@@ -351,7 +361,7 @@ async fn nats_refuses_a_named_stream_that_does_not_take_the_subject() {
     .unwrap();
 
     let subject = format!("{}.records", stream.to_lowercase());
-    let err = NatsSink::open(&url, &subject, Some(&stream), None)
+    let err = NatsSink::open(&NatsConfig::new(&url, &subject, Some(&stream)), None)
         .await
         .err()
         .expect("refused");
@@ -371,11 +381,7 @@ async fn nats_write_waits_for_a_server_that_is_down_and_stores_everything_once()
     let batch_a = records(&stream, 0..6);
     let batch_b = records(&stream, 6..12);
 
-    let sink = config::Sink::Nats {
-        url: proxied,
-        subject: subject.clone(),
-        stream: Some(stream.clone()),
-    };
+    let sink = sink::Config::Nats(NatsConfig::new(&proxied, &subject, Some(&stream)));
     let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
@@ -436,8 +442,10 @@ async fn sinks_with_bad_settings_fail_to_open_without_waiting() {
     let err = within(
         "opening with a bad table",
         PostgresSink::open(
-            &format!("postgres://postgres@127.0.0.1:{port}/test"),
-            "Bad Name",
+            &PostgresConfig::new(
+                &format!("postgres://postgres@127.0.0.1:{port}/test"),
+                "Bad Name",
+            ),
             None,
         ),
     )
@@ -447,7 +455,10 @@ async fn sinks_with_bad_settings_fail_to_open_without_waiting() {
     assert!(matches!(err, PostgresError::Config(_)), "{err}");
     let err = within(
         "opening with a bad subject",
-        NatsSink::open(&format!("nats://127.0.0.1:{port}"), "news.>", None, None),
+        NatsSink::open(
+            &NatsConfig::new(&format!("nats://127.0.0.1:{port}"), "news.>", None),
+            None,
+        ),
     )
     .await
     .err()

@@ -136,3 +136,29 @@ impl Drop for Daemon {
         self.kill();
     }
 }
+
+/// Runs the configured feeds through the pipeline in this process: once
+/// each, or until `shutdown`.
+pub async fn run_feeds(
+    cfg: &tidings::config::Config,
+    once: bool,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tidings::observe::Summary {
+    use tidings::fetch::{feeds::FeedSource, http};
+    let http = std::sync::Arc::new(http::Client::live(&cfg.http, None).unwrap());
+    let source = Box::new(FeedSource {
+        feeds: cfg.feeds.clone(),
+        poll: cfg.poll.clone(),
+        http,
+        once,
+        sequential: false,
+    });
+    let mode = if once {
+        tidings::pipeline::Mode::OneShot
+    } else {
+        tidings::pipeline::Mode::Daemon
+    };
+    tidings::pipeline::run(cfg, source, mode, shutdown)
+        .await
+        .unwrap()
+}

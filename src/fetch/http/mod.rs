@@ -19,20 +19,80 @@
 //! Only `http` and `https` are fetched, under either policy.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::config;
+mod fixtures;
+mod policy;
+
+use fixtures::{Exchange, Recorder};
+use policy::{NonPublic, PublicOnly, proxy_hosts, route};
+
 use crate::redact;
+use crate::settings::Section;
+use crate::state::Validators;
+
+/// `[http]`: how tidings fetches.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    /// Whole request, headers and body.
+    pub timeout: Duration,
+    /// Cap on a body after decompression.
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
+    pub private_networks: PrivateNetworks,
+}
+
+/// Whether page links and redirects may reach non-public addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateNetworks {
+    /// Loopback, private, link-local, shared, unspecified and multicast
+    /// addresses are fetched only on the origin of the feed that listed the link.
+    Deny,
+    Allow,
+}
+
+impl Config {
+    pub fn read(s: &mut Section<'_>) -> Config {
+        let mut user_agent = s.str("user_agent").map_or_else(
+            || format!("tidings/{}", env!("CARGO_PKG_VERSION")),
+            str::to_string,
+        );
+        if let Some(contact) = s.str("contact") {
+            user_agent = format!("{user_agent} (+{contact})");
+        }
+        if user_agent.chars().any(|c| c.is_control()) {
+            s.problem("user_agent", "must not contain control characters");
+        }
+        let mib = |n: f64| (n * 1024.0 * 1024.0) as usize;
+        Config {
+            user_agent,
+            connect_timeout: Duration::from_secs(s.int("connect_timeout_secs", 10, 1..=300)),
+            timeout: Duration::from_secs(s.int("timeout_secs", 30, 1..=3600)),
+            max_body_bytes: mib(s.float("max_body_mib", 16.0, 0.001..=1024.0)),
+            max_redirects: s.int("max_redirects", 10, 0..=10) as usize,
+            concurrency: s.int("concurrency", 32, 1..=10_000) as usize,
+            per_host_concurrency: s.int("per_host_concurrency", 2, 1..=1000) as usize,
+            per_host_delay: Duration::from_millis(s.int("per_host_delay_ms", 250, 0..=600_000)),
+            private_networks: match s.choice("private_networks", &["deny", "allow"]) {
+                "allow" => PrivateNetworks::Allow,
+                _ => PrivateNetworks::Deny,
+            },
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -104,13 +164,6 @@ impl FetchError {
     }
 }
 
-/// Validators of an earlier response, for a conditional GET.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
-
 /// A response whose body was read within the caps. 304 is a response, not an error.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -145,19 +198,20 @@ enum Mode {
         clients: Clients,
         recorder: Option<Recorder>,
     },
-    Replay(Mutex<HashMap<String, VecDeque<Recorded>>>, PathBuf),
+    Replay(Mutex<HashMap<String, VecDeque<Exchange>>>, PathBuf),
 }
 
-pub struct Http {
+/// The HTTP client of a run: live, recording, or replaying a fixture folder.
+pub struct Client {
     mode: Mode,
     global: Semaphore,
     hosts: Mutex<HashMap<String, Arc<HostSlot>>>,
-    cfg: config::Http,
+    cfg: Config,
 }
 
-impl Http {
+impl Client {
     /// A live client; with `record`, every response is also stored in that folder.
-    pub fn live(cfg: &config::Http, record: Option<&Path>) -> anyhow::Result<Http> {
+    pub fn live(cfg: &Config, record: Option<&Path>) -> anyhow::Result<Client> {
         let builder = || {
             reqwest::Client::builder()
                 .user_agent(&cfg.user_agent)
@@ -168,8 +222,8 @@ impl Http {
         };
         let proxies = proxy_hosts(|name| std::env::var(name).ok());
         let guarded = match cfg.private_networks {
-            config::PrivateNetworks::Allow => None,
-            config::PrivateNetworks::Deny => Some(
+            PrivateNetworks::Allow => None,
+            PrivateNetworks::Deny => Some(
                 builder()
                     .dns_resolver(PublicOnly {
                         proxies: proxies.clone(),
@@ -183,18 +237,18 @@ impl Http {
             proxies,
         };
         let recorder = record.map(Recorder::create).transpose()?;
-        Ok(Http::with_mode(Mode::Live { clients, recorder }, cfg))
+        Ok(Client::with_mode(Mode::Live { clients, recorder }, cfg))
     }
 
     /// Answers from a fixture folder made by `tidings record` (or by hand).
-    pub fn replay(dir: &Path, cfg: &config::Http) -> anyhow::Result<Http> {
-        let mut by_url: HashMap<String, VecDeque<Recorded>> = HashMap::new();
+    pub fn replay(dir: &Path, cfg: &Config) -> anyhow::Result<Client> {
+        let mut by_url: HashMap<String, VecDeque<Exchange>> = HashMap::new();
         // Fixtures hold URLs without their secrets (and older or hand-made
         // ones may hold them whole): both sides are looked up redacted.
-        for r in Recorded::load_all(dir)? {
+        for r in Exchange::load_all(dir)? {
             by_url.entry(redact::url(&r.url)).or_default().push_back(r);
         }
-        Ok(Http::with_mode(
+        Ok(Client::with_mode(
             Mode::Replay(Mutex::new(by_url), dir.to_path_buf()),
             cfg,
         ))
@@ -214,8 +268,8 @@ impl Http {
         }
     }
 
-    fn with_mode(mode: Mode, cfg: &config::Http) -> Http {
-        Http {
+    fn with_mode(mode: Mode, cfg: &Config) -> Client {
+        Client {
             mode,
             global: Semaphore::new(cfg.concurrency),
             hosts: Mutex::new(HashMap::new()),
@@ -377,7 +431,7 @@ impl Http {
 
     fn replayed(
         &self,
-        entries: &Mutex<HashMap<String, VecDeque<Recorded>>>,
+        entries: &Mutex<HashMap<String, VecDeque<Exchange>>>,
         url: &Url,
     ) -> Result<Response, FetchError> {
         let Mode::Replay(_, dir) = &self.mode else {
@@ -510,391 +564,14 @@ fn http_only(url: &Url) -> Result<(), String> {
     }
 }
 
-/// The client that may fetch `hop` for the feed of origin `feed`, or why none
-/// may.
-async fn route<'c>(
-    clients: &'c Clients,
-    hop: &Url,
-    feed: &url::Origin,
-) -> Result<&'c reqwest::Client, String> {
-    let Some(guarded) = &clients.guarded else {
-        return Ok(&clients.open);
-    };
-    if hop.origin() == *feed {
-        return Ok(&clients.open);
-    }
-    let refuse = |ip: IpAddr| match non_public(ip) {
-        Some(what) => Err(format!("{ip} is {what}")),
-        None => Ok(()),
-    };
-    match hop.host() {
-        // An address in the URL (the url crate has read decimal, octal and hex
-        // IPv4 forms already) never reaches a resolver: judged here.
-        Some(url::Host::Ipv4(ip)) => refuse(ip.into())?,
-        Some(url::Host::Ipv6(ip)) => refuse(ip.into())?,
-        // Behind a proxy the proxy resolves the name, out of reach of the
-        // guarded resolver: judge the name ahead, as well as can be. A name
-        // that does not resolve here is left to the proxy.
-        Some(url::Host::Domain(name)) if !clients.proxies.is_empty() => {
-            if let Ok(addrs) = tokio::net::lookup_host((name, 0)).await {
-                for addr in addrs {
-                    if let Some(what) = non_public(addr.ip()) {
-                        return Err(format!("{name} resolves to {}, {what}", addr.ip()));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(guarded)
-}
-
-/// What makes `ip` no public address, or `None` for a public one.
-fn non_public(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(ip) => non_public_v4(ip),
-        IpAddr::V6(ip) => non_public_v6(ip),
-    }
-}
-
-fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => "unspecified (0.0.0.0/8)",
-        (127, _, _) => "a loopback address",
-        (10, _, _) | (172, 16..=31, _) | (192, 168, _) => "a private address",
-        (100, 64..=127, _) => "a shared (CGNAT) address",
-        (169, 254, _) => "a link-local address",
-        (224..=239, _, _) => "a multicast address",
-        (240..=255, _, _) => "a reserved or broadcast address",
-        (192, 0, 0) | (198, 18..=19, _) => "a reserved address",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "a documentation address",
-        _ => return None,
-    })
-}
-
-fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    // ::ffff:a.b.c.d reaches a.b.c.d.
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return non_public_v4(v4);
-    }
-    let s = ip.segments();
-    let embedded = |hi: u16, lo: u16| {
-        let [a, b] = hi.to_be_bytes();
-        let [c, d] = lo.to_be_bytes();
-        Ipv4Addr::new(a, b, c, d)
-    };
-    Some(match s {
-        [0, 0, 0, 0, 0, 0, 0, 0] => "unspecified (::)",
-        [0, 0, 0, 0, 0, 0, 0, 1] => "a loopback address",
-        // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0x2002, hi, lo, ..] => {
-            return non_public_v4(embedded(hi, lo));
-        }
-        // IPv4-compatible (::a.b.c.d, deprecated) and other reserved blocks.
-        [0, 0, 0, 0, 0, 0, _, _] | [0x100, 0, 0, 0, ..] => "a reserved address",
-        [0x64, 0xff9b, 1, ..] => "a private address",
-        [0x2001, 0xdb8, ..] => "a documentation address",
-        [first, ..] if first & 0xfe00 == 0xfc00 => "a private (unique local) address",
-        [first, ..] if first & 0xffc0 == 0xfe80 => "a link-local address",
-        [first, ..] if first & 0xffc0 == 0xfec0 => "a site-local address",
-        [first, ..] if first & 0xff00 == 0xff00 => "a multicast address",
-        _ => return None,
-    })
-}
-
-/// A name whose addresses are all non-public, refused by [`PublicOnly`].
-#[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to {ip}, {what}")]
-struct NonPublic {
-    host: String,
-    ip: IpAddr,
-    what: &'static str,
-}
-
-/// The resolver of the guarded client: the system's, minus every non-public
-/// address. The connector only ever sees what this returns, so the check holds
-/// at connect time whatever the name resolved to a moment before.
-struct PublicOnly {
-    /// Proxy hosts resolve as they are: a proxy on the LAN is the operator's
-    /// choice, and what it fetches is judged before the request (see `route`).
-    proxies: Vec<String>,
-}
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        let is_proxy = self.proxies.iter().any(|p| p.eq_ignore_ascii_case(&host));
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if is_proxy {
-                return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
-            }
-            let (public, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
-                .into_iter()
-                .partition(|a| non_public(a.ip()).is_none());
-            match (public.is_empty(), refused.first()) {
-                (true, Some(first)) => Err(Box::new(NonPublic {
-                    host,
-                    ip: first.ip(),
-                    what: non_public(first.ip()).unwrap_or("not public"),
-                })
-                    as Box<dyn std::error::Error + Send + Sync>),
-                _ => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
-            }
-        })
-    }
-}
-
-/// The hosts of the proxies reqwest takes from the environment (as curl:
-/// `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` but not under CGI, either case).
-fn proxy_hosts(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
-    let mut names = vec!["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"];
-    if var("REQUEST_METHOD").is_none() {
-        names.extend(["HTTP_PROXY", "http_proxy"]);
-    }
-    let mut hosts: Vec<String> = names
-        .into_iter()
-        .filter_map(&var)
-        .filter(|v| !v.trim().is_empty())
-        .filter_map(|v| {
-            let v = v.trim();
-            // A proxy given as host:port means http://host:port.
-            let url = if v.contains("://") {
-                Url::parse(v)
-            } else {
-                Url::parse(&format!("http://{v}"))
-            };
-            Some(url.ok()?.host_str()?.to_ascii_lowercase())
-        })
-        .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
-}
-
-/// One response in a fixture folder: a line of `responses.jsonl`, its body in
-/// `bodies/`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Recorded {
-    pub url: String,
-    pub status: u16,
-    pub time: DateTime<Utc>,
-    #[serde(default)]
-    pub headers: HashMap<String, String>,
-    /// File name under `bodies/`; none for an empty body.
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
-impl Recorded {
-    fn load_all(dir: &Path) -> anyhow::Result<Vec<Recorded>> {
-        use anyhow::Context;
-        let path = dir.join("responses.jsonl");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading fixture index {}", path.display()))?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .with_context(|| format!("{}: line {}", path.display(), i + 1))
-            })
-            .collect()
-    }
-
-    fn to_response(&self, dir: &Path, url: &Url, limit: usize) -> Result<Response, FetchError> {
-        let header = |name: &str| {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        if self.status >= 400 {
-            return Err(FetchError::Status {
-                url: shown(url),
-                status: self.status,
-                retry_after: header("retry-after")
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_secs),
-            });
-        }
-        let body = match &self.body {
-            Some(name) => {
-                std::fs::read(dir.join("bodies").join(name)).map_err(|e| FetchError::Other {
-                    url: shown(url),
-                    reason: format!("fixture body {name}: {e}"),
-                })?
-            }
-            None => Vec::new(),
-        };
-        if body.len() > limit {
-            return Err(FetchError::TooLarge {
-                url: shown(url),
-                limit,
-            });
-        }
-        Ok(Response {
-            status: self.status,
-            url: url.clone(),
-            content_type: header("content-type"),
-            validators: Validators {
-                etag: header("etag"),
-                last_modified: header("last-modified"),
-            },
-            max_age: header("cache-control").as_deref().and_then(parse_max_age),
-            body,
-            received_at: self.time,
-        })
-    }
-}
-
-/// Appends every response to a fixture folder as it arrives.
-struct Recorder {
-    dir: PathBuf,
-    next: Mutex<u64>,
-}
-
-impl Recorder {
-    fn create(dir: &Path) -> anyhow::Result<Recorder> {
-        std::fs::create_dir_all(dir.join("bodies"))?;
-        let existing = std::fs::read_dir(dir.join("bodies"))?.count() as u64;
-        Ok(Recorder {
-            dir: dir.to_path_buf(),
-            next: Mutex::new(existing),
-        })
-    }
-
-    fn append(&self, mut rec: Recorded, body: &[u8]) {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        // A fixture is shared: the links in a feed or page lose their
-        // secrets like the recorded URLs do, and replay asks for them so.
-        let body = redact::bytes(body);
-        if !body.is_empty() {
-            let name = format!("{:06}", *next);
-            *next += 1;
-            if let Err(e) = std::fs::write(self.dir.join("bodies").join(&name), &body) {
-                tracing::warn!("recording {}: {e}", rec.url);
-                return;
-            }
-            rec.body = Some(name);
-        }
-        let line = match serde_json::to_string(&rec) {
-            Ok(l) => l + "\n",
-            Err(e) => {
-                tracing::warn!("recording {}: {e}", rec.url);
-                return;
-            }
-        };
-        use std::io::Write;
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("responses.jsonl"))
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(e) = written {
-            tracing::warn!("recording {}: {e}", rec.url);
-        }
-    }
-
-    fn store(&self, url: &Url, resp: &Response) {
-        let mut headers = HashMap::new();
-        let mut put = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                headers.insert(k.to_string(), v.clone());
-            }
-        };
-        put("content-type", &resp.content_type);
-        put("etag", &resp.validators.etag);
-        put("last-modified", &resp.validators.last_modified);
-        put(
-            "cache-control",
-            &resp.max_age.map(|a| format!("max-age={}", a.as_secs())),
-        );
-        let rec = Recorded {
-            url: shown(url),
-            status: resp.status,
-            time: resp.received_at,
-            headers,
-            body: None,
-        };
-        self.append(rec, &resp.body);
-    }
-
-    fn store_status(&self, url: &Url, status: u16, retry_after: Option<Duration>) {
-        let mut headers = HashMap::new();
-        if let Some(r) = retry_after {
-            headers.insert("retry-after".to_string(), r.as_secs().to_string());
-        }
-        let rec = Recorded {
-            url: shown(url),
-            status,
-            time: Utc::now(),
-            headers,
-            body: None,
-        };
-        self.append(rec, &[]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn non_public_addresses_are_told_from_public_ones() {
-        for ip in [
-            "127.0.0.1",
-            "127.255.0.9",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.254",
-            "192.168.1.1",
-            "100.64.0.1",
-            "100.127.255.254",
-            "169.254.169.254",
-            "0.0.0.0",
-            "0.1.2.3",
-            "224.0.0.1",
-            "239.255.255.250",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "ff02::1",
-            "::ffff:10.0.0.1",
-            "::ffff:127.0.0.1",
-            "64:ff9b::7f00:1",
-            "2002:a00:1::1",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert!(non_public(ip).is_some(), "{ip} is not public");
-        }
-        for ip in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "172.32.0.1",
-            "172.15.255.255",
-            "100.128.0.1",
-            "192.169.0.1",
-            "169.253.0.1",
-            "2606:4700:4700::1111",
-            "2a00:1450:4001::200e",
-            "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(non_public(ip), None, "{ip} is public");
-        }
-    }
-
-    fn deny() -> config::Http {
-        let cfg = config::Config::load(None).unwrap().http;
-        assert_eq!(cfg.private_networks, config::PrivateNetworks::Deny);
-        config::Http {
+    fn deny() -> Config {
+        let cfg = crate::config::Config::load(None).unwrap().http;
+        assert_eq!(cfg.private_networks, PrivateNetworks::Deny);
+        Config {
             per_host_delay: Duration::ZERO,
             ..cfg
         }
@@ -909,7 +586,7 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let http = Http::live(&deny(), None).unwrap();
+        let http = Client::live(&deny(), None).unwrap();
         // `localhost` is no IP literal: only the guarded resolver can refuse it.
         let url = Url::parse(&format!(
             "http://localhost:{}/admin",
@@ -935,7 +612,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_schemes_are_refused_without_a_request() {
-        let http = Http::live(&deny(), None).unwrap();
+        let http = Client::live(&deny(), None).unwrap();
         for link in [
             "file:///etc/passwd",
             "ftp://example.org/x",
@@ -949,32 +626,5 @@ mod tests {
             assert_eq!(err.kind(), "denied", "{link}: {err}");
             assert!(err.to_string().starts_with(link), "{err}");
         }
-    }
-
-    #[test]
-    fn proxy_hosts_come_from_the_environment_like_curl() {
-        let env = |vars: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                vars.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert_eq!(
-            proxy_hosts(env(&[
-                ("HTTPS_PROXY", "http://Proxy.LAN:3128"),
-                ("http_proxy", "10.0.0.5:8080"),
-                ("NO_PROXY", "example.org"),
-            ])),
-            ["10.0.0.5", "proxy.lan"]
-        );
-        // Under CGI, HTTP_PROXY may come from a request header: reqwest ignores it.
-        assert_eq!(
-            proxy_hosts(env(&[
-                ("REQUEST_METHOD", "GET"),
-                ("HTTP_PROXY", "evil.example:80"),
-            ])),
-            Vec::<String>::new()
-        );
     }
 }

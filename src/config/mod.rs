@@ -8,42 +8,18 @@
 //! [`Config`] with no `Option`s left to interpret, or every problem at once,
 //! so `tidings check` can list them in one go.
 
-mod section;
-
-use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use section::{Report, Section};
-
+use crate::fetch::feeds::{Feed, Poll};
+use crate::fetch::http;
 use crate::redact;
+pub use crate::settings::Problem;
+use crate::settings::{Report, Section};
+use crate::sink::{self, Place};
 
 /// The config compiled into the binary, used when no `--config` is given.
-pub const EMBEDDED: &str = include_str!("../config/tidings.toml");
-
-/// One problem found in a config, with the file and the key it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub key: String,
-    pub message: String,
-    /// The 1-based line of the key (or of its table, for a missing key).
-    pub line: Option<usize>,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.file)?;
-        if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
-        }
-        write!(f, "{}", self.message)?;
-        if let Some(line) = self.line {
-            write!(f, " (line {line})")?;
-        }
-        Ok(())
-    }
-}
+pub const EMBEDDED: &str = include_str!("../../config/tidings.toml");
 
 /// Every problem of a config that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +36,12 @@ pub struct Config {
     pub extract: Extract,
     pub dedup: Dedup,
     pub tag: Tag,
-    pub http: Http,
+    pub http: http::Config,
     pub poll: Poll,
     /// Address of the `/metrics` and `/healthz` listener; `None`: no listener.
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub feeds: Vec<Feed>,
-    pub sinks: Vec<Sink>,
+    pub sinks: Vec<sink::Config>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,73 +84,6 @@ pub struct Dedup {
 pub struct Tag {
     /// `None`: the taxonomy embedded in the binary.
     pub taxonomy: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Http {
-    pub user_agent: String,
-    pub connect_timeout: Duration,
-    /// Whole request, headers and body.
-    pub timeout: Duration,
-    /// Cap on a body after decompression.
-    pub max_body_bytes: usize,
-    pub max_redirects: usize,
-    pub concurrency: usize,
-    pub per_host_concurrency: usize,
-    pub per_host_delay: Duration,
-    pub private_networks: PrivateNetworks,
-}
-
-/// Whether page links and redirects may reach non-public addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrivateNetworks {
-    /// Loopback, private, link-local, shared, unspecified and multicast
-    /// addresses are fetched only on the origin of the feed that listed the link.
-    Deny,
-    Allow,
-}
-
-#[derive(Debug, Clone)]
-pub struct Poll {
-    /// Default interval of a feed that sets none.
-    pub interval: Duration,
-    /// Bounds on any interval, the feed's own hints (`<ttl>`, max-age) included.
-    pub min_interval: Duration,
-    pub max_interval: Duration,
-    /// Each wait is stretched or shrunk by up to this fraction, at random.
-    pub jitter: f64,
-    pub max_backoff: Duration,
-    /// A feed failing this long without a success is marked dead.
-    pub dead_after: Duration,
-    /// Feed content with at least this many words is the full article and the
-    /// linked page is not fetched.
-    pub full_text_min_words: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct Feed {
-    pub url: url::Url,
-    pub name: Option<String>,
-    pub interval: Option<Duration>,
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Sink {
-    Jsonl {
-        path: PathBuf,
-    },
-    Stdout,
-    Postgres {
-        url: String,
-        table: String,
-    },
-    Nats {
-        url: String,
-        subject: String,
-        /// `None`: the stream that takes the subject, created when missing.
-        stream: Option<String>,
-    },
 }
 
 impl Config {
@@ -270,11 +179,11 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     s.finish();
 
     let mut s = root.table("http");
-    let http = http(&mut s);
+    let http = http::Config::read(&mut s);
     s.finish();
 
     let mut s = root.table("poll");
-    let poll = poll(&mut s);
+    let poll = Poll::read(&mut s);
     s.finish();
 
     let mut s = root.table("metrics");
@@ -294,9 +203,9 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     let sinks = sinks(root.tables("sinks"), base);
     let sinks = if sinks.is_empty() {
         // A config without sinks still writes somewhere a user will look.
-        vec![Sink::Jsonl {
+        vec![sink::Config::Jsonl(sink::JsonlConfig {
             path: base.join("out/records.jsonl"),
-        }]
+        })]
     } else {
         sinks
     };
@@ -339,55 +248,8 @@ fn pipeline(s: &mut Section<'_>) -> Pipeline {
     }
 }
 
-fn http(s: &mut Section<'_>) -> Http {
-    let mut user_agent = s.str("user_agent").map_or_else(
-        || format!("tidings/{}", env!("CARGO_PKG_VERSION")),
-        str::to_string,
-    );
-    if let Some(contact) = s.str("contact") {
-        user_agent = format!("{user_agent} (+{contact})");
-    }
-    if user_agent.chars().any(|c| c.is_control()) {
-        s.problem("user_agent", "must not contain control characters");
-    }
-    Http {
-        user_agent,
-        connect_timeout: Duration::from_secs(s.int("connect_timeout_secs", 10, 1..=300)),
-        timeout: Duration::from_secs(s.int("timeout_secs", 30, 1..=3600)),
-        max_body_bytes: mib(s.float("max_body_mib", 16.0, 0.001..=1024.0)),
-        max_redirects: s.int("max_redirects", 10, 0..=10) as usize,
-        concurrency: s.int("concurrency", 32, 1..=10_000) as usize,
-        per_host_concurrency: s.int("per_host_concurrency", 2, 1..=1000) as usize,
-        per_host_delay: Duration::from_millis(s.int("per_host_delay_ms", 250, 0..=600_000)),
-        private_networks: match s.choice("private_networks", &["deny", "allow"]) {
-            "allow" => PrivateNetworks::Allow,
-            _ => PrivateNetworks::Deny,
-        },
-    }
-}
-
-fn poll(s: &mut Section<'_>) -> Poll {
-    let mut secs = |name, default| Duration::from_secs(s.int(name, default, 1..=30 * 86_400));
-    let interval = secs("interval_secs", 600);
-    let min_interval = secs("min_interval_secs", 60);
-    let max_interval = secs("max_interval_secs", 6 * 3600);
-    let max_backoff = secs("max_backoff_secs", 6 * 3600);
-    if min_interval > max_interval {
-        s.problem("min_interval_secs", "is above poll.max_interval_secs");
-    }
-    Poll {
-        interval,
-        min_interval,
-        max_interval,
-        jitter: s.float("jitter", 0.1, 0.0..=0.5),
-        max_backoff,
-        dead_after: Duration::from_secs(86_400 * s.int("dead_after_days", 3, 1..=365)),
-        full_text_min_words: s.int("full_text_min_words", 150, 0..=100_000) as usize,
-    }
-}
-
 fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
-    let read: Vec<Option<Feed>> = entries.iter_mut().map(feed).collect();
+    let read: Vec<Option<Feed>> = entries.iter_mut().map(Feed::read).collect();
     for (j, b) in read.iter().enumerate() {
         let Some(b) = b else { continue };
         let first = read[..j]
@@ -432,42 +294,18 @@ fn entry_at(s: &Section<'_>, name: &str) -> String {
     }
 }
 
-fn feed(s: &mut Section<'_>) -> Option<Feed> {
-    let url = s
-        .required_str("url")
-        .and_then(|raw| match url::Url::parse(raw) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-            Ok(u) => {
-                s.problem(
-                    "url",
-                    format!("scheme {:?} is not http or https", u.scheme()),
-                );
-                None
-            }
-            Err(e) => {
-                s.problem("url", format!("{:?} is not a URL: {e}", redact::url(raw)));
-                None
-            }
-        });
-    let name = s.str("name").map(str::to_string);
-    let interval = s
-        .opt_int("interval_secs", 10..=604_800)
-        .map(Duration::from_secs);
-    let tags = s.strings("tags").into_iter().map(str::to_string).collect();
-    Some(Feed {
-        url: url?,
-        name,
-        interval,
-        tags,
-    })
-}
-
-fn sinks(mut entries: Vec<Section<'_>>, base: &Path) -> Vec<Sink> {
-    let read: Vec<Option<Sink>> = entries.iter_mut().map(|s| sink(s, base)).collect();
-    let targets: Vec<Option<Target>> = read.iter().map(|s| s.as_ref().map(target)).collect();
-    for (j, b) in targets.iter().enumerate() {
+fn sinks(mut entries: Vec<Section<'_>>, base: &Path) -> Vec<sink::Config> {
+    let read: Vec<Option<sink::Config>> = entries
+        .iter_mut()
+        .map(|s| sink::Config::read(s, base))
+        .collect();
+    let places: Vec<Option<Place>> = read
+        .iter()
+        .map(|s| s.as_ref().map(sink::Config::place))
+        .collect();
+    for (j, b) in places.iter().enumerate() {
         let Some(b) = b else { continue };
-        let first = targets[..j]
+        let first = places[..j]
             .iter()
             .position(|a| a.as_ref().is_some_and(|a| a.clashes(b)));
         if let Some(i) = first {
@@ -480,190 +318,6 @@ fn sinks(mut entries: Vec<Section<'_>>, base: &Path) -> Vec<Sink> {
         s.finish();
     }
     read.into_iter().flatten().collect()
-}
-
-fn sink(s: &mut Section<'_>, base: &Path) -> Option<Sink> {
-    let Some(kind) = s.required_str("kind") else {
-        // Which keys belong here depends on the kind: none can be judged.
-        s.skip_unread();
-        return None;
-    };
-    match kind {
-        "stdout" => Some(Sink::Stdout),
-        "jsonl" => {
-            s.required_str("path")?;
-            Some(Sink::Jsonl {
-                path: path(s, "path", base)?,
-            })
-        }
-        "postgres" => {
-            let url = s.required_str("url");
-            let table = s.str("table").unwrap_or("records");
-            let url = url?;
-            let problems = crate::sink::validate_postgres(url, table);
-            for p in &problems {
-                s.problem("", p.clone());
-            }
-            problems.is_empty().then(|| Sink::Postgres {
-                url: url.to_string(),
-                table: table.to_string(),
-            })
-        }
-        "nats" => {
-            let url = s.required_str("url");
-            let subject = s.required_str("subject");
-            let stream = s.str("stream");
-            let (url, subject) = (url?, subject?);
-            let problems = crate::sink::validate_nats(url, subject, stream);
-            for p in &problems {
-                s.problem("", p.clone());
-            }
-            problems.is_empty().then(|| Sink::Nats {
-                url: url.to_string(),
-                subject: subject.to_string(),
-                stream: stream.map(str::to_string),
-            })
-        }
-        other => {
-            s.problem(
-                "kind",
-                format!(
-                    "unknown sink kind {other:?}, expected \"jsonl\", \"stdout\", \"postgres\" or \"nats\""
-                ),
-            );
-            s.skip_unread();
-            None
-        }
-    }
-}
-
-/// Where a sink writes, to find two sinks writing to one place: the same
-/// file interleaves torn lines, the same table or subject gets every record
-/// twice from one run.
-#[derive(Debug, PartialEq)]
-enum Target {
-    File(PathBuf),
-    Stdout,
-    /// Servers as (host, port), lowercase, default port filled in.
-    Table {
-        servers: Vec<(String, u16)>,
-        database: String,
-        table: String,
-    },
-    Subject {
-        servers: Vec<(String, u16)>,
-        subject: String,
-    },
-}
-
-impl Target {
-    fn clashes(&self, other: &Target) -> bool {
-        let share = |a: &[(String, u16)], b: &[(String, u16)]| a.iter().any(|s| b.contains(s));
-        match (self, other) {
-            (
-                Target::Table {
-                    servers: a,
-                    database: da,
-                    table: ta,
-                },
-                Target::Table {
-                    servers: b,
-                    database: db,
-                    table: tb,
-                },
-            ) => da == db && ta == tb && share(a, b),
-            (
-                Target::Subject {
-                    servers: a,
-                    subject: sa,
-                },
-                Target::Subject {
-                    servers: b,
-                    subject: sb,
-                },
-            ) => sa == sb && share(a, b),
-            _ => self == other,
-        }
-    }
-
-    /// The key a clash is reported at, and the words for it.
-    fn describe(&self) -> (&'static str, &'static str) {
-        match self {
-            Target::File(_) => ("path", "same file as"),
-            Target::Stdout => ("kind", "standard output is already written by"),
-            Target::Table { .. } => ("url", "same database and table as"),
-            Target::Subject { .. } => ("subject", "same server and subject as"),
-        }
-    }
-}
-
-fn target(sink: &Sink) -> Target {
-    match sink {
-        Sink::Jsonl { path } => Target::File(lexical(path)),
-        Sink::Stdout => Target::Stdout,
-        Sink::Postgres { url, table } => {
-            // Validated already; an unparsable URL names no server to share.
-            let config: Option<tokio_postgres::Config> = url.parse().ok();
-            let (servers, database) = config.map_or_else(Default::default, |c| {
-                let ports = c.get_ports();
-                let servers = c
-                    .get_hosts()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, host)| {
-                        let host = match host {
-                            tokio_postgres::config::Host::Tcp(h) => h.to_ascii_lowercase(),
-                            #[cfg(unix)]
-                            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-                        };
-                        // One port applies to every host; none means 5432.
-                        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-                        (host, port)
-                    })
-                    .collect();
-                // PostgreSQL's own default: the database named like the user.
-                let database = c.get_dbname().or(c.get_user()).unwrap_or_default();
-                (servers, database.to_string())
-            });
-            Target::Table {
-                servers,
-                database,
-                table: table.clone(),
-            }
-        }
-        Sink::Nats { url, subject, .. } => Target::Subject {
-            servers: url
-                .split(',')
-                .filter_map(|s| url::Url::parse(s.trim()).ok())
-                .filter_map(|u| {
-                    // nats:// is not a special scheme: Url keeps the host's case.
-                    let host = u.host_str()?.to_ascii_lowercase();
-                    Some((host, u.port().unwrap_or(4222)))
-                })
-                .collect(),
-            subject: subject.clone(),
-        },
-    }
-}
-
-/// `path` with `.` and `..` folded away without touching the file system (the
-/// file need not exist yet), so `out/a.jsonl` and `./x/../out/a.jsonl` match.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -681,7 +335,7 @@ mod tests {
     fn embedded_default_is_valid() {
         let c = Config::load(None).unwrap();
         assert!(
-            matches!(&c.sinks[..], [Sink::Jsonl { path }] if path == Path::new("out/records.jsonl"))
+            matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("out/records.jsonl"))
         );
         assert_eq!(c.state_dir, Path::new("data"));
     }
@@ -696,7 +350,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.state_dir, Path::new("/etc/tidings/st"));
         assert!(
-            matches!(&c.sinks[..], [Sink::Jsonl { path }] if path == Path::new("/etc/tidings/o/r.jsonl"))
+            matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/etc/tidings/o/r.jsonl"))
         );
     }
 
@@ -748,14 +402,14 @@ mod tests {
 
     #[test]
     fn private_networks_are_denied_unless_allowed() {
-        let http = |extra: &str| {
+        let policy = |extra: &str| {
             Config::parse(&format!("[http]\n{extra}\n"), "t.toml", Path::new("."))
                 .map(|c| c.http.private_networks)
         };
-        assert_eq!(http("").unwrap(), PrivateNetworks::Deny);
+        assert_eq!(policy("").unwrap(), http::PrivateNetworks::Deny);
         assert_eq!(
-            http("private_networks = \"allow\"").unwrap(),
-            PrivateNetworks::Allow
+            policy("private_networks = \"allow\"").unwrap(),
+            http::PrivateNetworks::Allow
         );
         let p = problems("[http]\nprivate_networks = \"sometimes\"\n");
         assert_eq!(

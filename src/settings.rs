@@ -1,4 +1,6 @@
-//! A typed reader over one table of the config that reports problems and goes on.
+//! Reading settings: a typed reader over one table of the config that
+//! reports problems and goes on, and the one [`Problem`] type that config,
+//! sinks and the taxonomy report with.
 //!
 //! serde with `deny_unknown_fields` stops at the first unknown key or wrong
 //! type; a user fixing a config then needs one run per mistake. A [`Section`]
@@ -9,12 +11,36 @@
 //! `[[sinks]]` entry of a sink, say) without a serde struct per section.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::ops::RangeInclusive;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::Problem;
+/// One problem found in a config or taxonomy, with the file and the key it
+/// concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub key: String,
+    pub message: String,
+    /// The 1-based line of the key (or of its table, for a missing key).
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
+    }
+}
 
 /// The problems found in one config text, with the text to turn byte offsets
 /// into line numbers.

@@ -1,0 +1,165 @@
+//! The dedup stage's loop: one task (the index is one), asking the state
+//! store which sinks already hold each record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender};
+use chrono::Utc;
+
+use super::extract::Parsed;
+use crate::config::{Config, NearPolicy};
+use crate::dedup::{self, Fingerprint, Keys};
+use crate::extract;
+use crate::flow::{Ack, Outcome};
+use crate::observe::Counters;
+use crate::record::{Article, DupMethod, Duplicate};
+use crate::sink::{Targets, targets};
+use crate::state::{Delivery, Store};
+
+/// A record-to-be with its verdict, on its way to tagging.
+pub struct Checked {
+    pub article: Article,
+    pub fingerprint: Fingerprint,
+    pub verdict: Option<Duplicate>,
+    /// The run's sinks that do not hold it yet.
+    pub targets: Targets,
+    pub ack: Ack,
+}
+
+/// Evicting walks the index; once per this many inserts keeps it cheap.
+const EVICT_EVERY: u32 = 1024;
+
+/// What the stage works with.
+pub struct Stage {
+    pub index: dedup::Index,
+    pub store: Store,
+    /// The run's sinks, by their ids in the store.
+    pub sinks: Vec<i64>,
+    pub near: NearPolicy,
+    /// How long records stay in the index.
+    pub window: Duration,
+}
+
+pub async fn stage(
+    rx: Receiver<Parsed>,
+    tx: Sender<Checked>,
+    mut stage: Stage,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    let mut inserted = 0u32;
+    while let Ok(parsed) = rx.recv().await {
+        let id = parsed.article.id.clone();
+        let (holders, known) = stage
+            .store
+            .call(move |s| Ok((s.holders(&id)?, s.verdict(&id)?)))
+            .await?;
+        let targets = targets(&stage.sinks, &holders);
+        if targets == 0 {
+            counters.already_present();
+            let record = parsed.article.id;
+            parsed.ack.done(Outcome::Written { record });
+            continue;
+        }
+        // A record written before (to other sinks) keeps the verdict it was
+        // written with: the index now holds it, and records that came later.
+        let verdict = match known {
+            Some(verdict) => verdict,
+            None => {
+                inserted += 1;
+                if inserted.is_multiple_of(EVICT_EVERY) {
+                    stage.index.evict_before(window_start(stage.window));
+                }
+                check(&mut stage.index, &parsed)
+            }
+        };
+        if let Some(dup) = &verdict {
+            let method = format!("{:?}", dup.method).to_lowercase();
+            metrics::counter!("tidings_dedup_total", "method" => method).increment(1);
+            // Exact copies are dropped; near ones flagged, unless told to drop.
+            if dup.method != DupMethod::Near || stage.near == NearPolicy::Drop {
+                tracing::debug!(
+                    record = parsed.article.id,
+                    of = dup.duplicate_of,
+                    "duplicate dropped"
+                );
+                counters.skip("dedup", "duplicate");
+                parsed.ack.done(Outcome::Skipped);
+                continue;
+            }
+        }
+        let checked = Checked {
+            article: parsed.article,
+            fingerprint: parsed.fingerprint,
+            verdict,
+            targets,
+            ack: parsed.ack,
+        };
+        if tx.send(checked).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The verdict on a record the index has not seen, which it then holds.
+fn check(index: &mut dedup::Index, parsed: &Parsed) -> Option<Duplicate> {
+    let article = &parsed.article;
+    let keys = Keys {
+        canonical_url: article.canonical_url.as_deref(),
+        guid: article.guid.as_deref(),
+    };
+    let verdict = index
+        .check(&keys, &parsed.fingerprint)
+        .filter(|d| Some(&d.duplicate_of) != parsed.own_seed.as_ref());
+    let fetched_at = chrono::DateTime::parse_from_rfc3339(&article.fetched_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    index.insert(&article.id, &keys, parsed.fingerprint.clone(), fetched_at);
+    verdict
+}
+
+/// The oldest record the near-duplicate index keeps.
+fn window_start(window: Duration) -> chrono::DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The index of a run: the seed corpus, then the records delivered before,
+/// within the window.
+pub fn build_index(cfg: &Config, delivered: &[Delivery]) -> anyhow::Result<dedup::Index> {
+    let mut index = dedup::Index::new(dedup::Params::default());
+    for (id, text) in crate::seeds::load(cfg.dedup.seeds.as_deref())? {
+        let body = extract::from_text(&text).map(|e| e.text).unwrap_or(text);
+        index.add_seed(&id, &body);
+    }
+    let horizon = window_start(cfg.dedup.window);
+    let mut stale = 0;
+    for done in delivered {
+        let fp = done
+            .fingerprint
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Fingerprint>(json).ok())
+            .filter(|fp| fp.version == dedup::FINGERPRINT_VERSION);
+        let Some(fp) = fp else {
+            stale += 1;
+            continue;
+        };
+        if done.done_at < horizon {
+            continue;
+        }
+        let keys = Keys {
+            canonical_url: done.canonical_url.as_deref(),
+            guid: done.guid.as_deref(),
+        };
+        index.insert(&done.id, &keys, fp, done.done_at);
+    }
+    if stale > 0 {
+        // Their ids still stop exact repeats (the state store checks them);
+        // only near-duplicate matching against them is lost.
+        tracing::warn!(
+            stale,
+            "records without a current fingerprint left out of the dedup index"
+        );
+    }
+    Ok(index)
+}

@@ -1,0 +1,95 @@
+//! The extract stage's loop: N workers on one receiver, the CPU work (the
+//! page's text, then the dedup fingerprint) on the blocking pool.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_channel::{Receiver, Sender};
+
+use crate::config::Config;
+use crate::dedup::Fingerprint;
+use crate::extract;
+use crate::flow::{Ack, Document, Outcome};
+use crate::observe::Counters;
+use crate::record::{Article, cap_text};
+
+/// An extracted document, on its way to dedup.
+pub struct Parsed {
+    pub article: Article,
+    pub fingerprint: Fingerprint,
+    /// The seed id the document *is*, when it was read from the seed corpus
+    /// itself: a seed is not a copy of itself.
+    pub own_seed: Option<String>,
+    pub ack: Ack,
+}
+
+/// What extraction accepts and keeps.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub extract: extract::Options,
+    /// Longer text is cut and its record marked `truncated`.
+    pub max_text_bytes: usize,
+}
+
+impl Limits {
+    pub fn of(cfg: &Config) -> Limits {
+        Limits {
+            extract: extract::Options {
+                max_html_bytes: cfg.extract.max_html_bytes,
+            },
+            max_text_bytes: cfg.extract.max_text_bytes,
+        }
+    }
+}
+
+pub async fn worker(
+    rx: Receiver<Document>,
+    tx: Sender<Parsed>,
+    limits: Limits,
+    counters: Arc<Counters>,
+) -> anyhow::Result<()> {
+    while let Ok(doc) = rx.recv().await {
+        let limits = limits.clone();
+        let started = Instant::now();
+        let (parsed, ack, name) = tokio::task::spawn_blocking(move || {
+            let name = doc.describe().to_string();
+            let extracted = doc.body.extract(doc.url.as_deref(), &limits.extract);
+            let ack = doc.ack;
+            let parsed = extracted.map(|mut ex| {
+                ex.truncated = cap_text(&mut ex.text, limits.max_text_bytes);
+                let fingerprint = Fingerprint::of(&ex.text);
+                let own_seed = Path::new(&doc.origin.location)
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .map(str::to_string);
+                let article =
+                    Article::new(doc.origin, doc.url, doc.guid, doc.fetched_at, doc.hints, ex);
+                (article, fingerprint, own_seed)
+            });
+            (parsed, ack, name)
+        })
+        .await?;
+        metrics::histogram!("tidings_stage_seconds", "stage" => "extract")
+            .record(started.elapsed().as_secs_f64());
+        match parsed {
+            Ok((article, fingerprint, own_seed)) => {
+                let parsed = Parsed {
+                    article,
+                    fingerprint,
+                    own_seed,
+                    ack,
+                };
+                if tx.send(parsed).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(source = name, "skipped: {e}");
+                counters.skip("extract", &e.to_string());
+                ack.done(Outcome::Skipped);
+            }
+        }
+    }
+    Ok(())
+}

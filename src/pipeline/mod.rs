@@ -1,0 +1,197 @@
+//! The staged pipeline, wiring only: a source, then extract, dedup, tag and
+//! sink, tokio tasks joined by bounded async-channels. Each stage's loop (one
+//! file each here) receives, calls its stage's core, and sends on; what a
+//! stage decides lives in the stage's own module.
+//!
+//! ```text
+//! Source --Document--> extract (N) --Parsed--> dedup --Checked--> tag (N) --Tagged--> sink
+//! ```
+//!
+//! Only the source watches the shutdown token. When it stops, it drops its
+//! sender; each later stage runs until its receiver is closed and empty, then
+//! drops its own sender, so everything in flight drains into the sinks. The
+//! channels are small and bounded: a slow sink fills them and the source
+//! waits. A bad document is a counted skip, never an `Err`: a stage returns
+//! `Err` only when it cannot go on (a sink or the state store failing).
+
+mod dedup;
+mod extract;
+mod sink;
+mod tag;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_channel::Sender;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use dedup::build_index;
+pub use tag::load_tagger;
+
+use crate::config::Config;
+use crate::flow::{Document, Source, SourceContext};
+use crate::observe::{Counters, Summary};
+use crate::sink::Outputs;
+use crate::state::Store;
+
+/// How a run waits for its sinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A one-shot run (backfill, `run --once`, replay): gives up on a sink
+    /// that stays unreachable for `[pipeline] sink_wait_secs`.
+    OneShot,
+    /// The daemon: waits for a sink for ever (and says so on `/healthz`).
+    Daemon,
+}
+
+/// Runs the pipeline until the source is exhausted or `shutdown` is
+/// cancelled, then drains and returns what happened.
+pub async fn run(
+    cfg: &Config,
+    source: Box<dyn Source>,
+    mode: Mode,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let store = Store::open(&cfg.state_dir)
+        .await
+        .context("opening the state store")?;
+    let result = run_with(cfg, source, mode, shutdown, &store).await;
+    // The folder's lock goes with the store, before the caller goes on (a
+    // replay runs the pipeline again at once).
+    store.close().await;
+    result.map(|counters| counters.summary(started.elapsed()))
+}
+
+async fn run_with(
+    cfg: &Config,
+    source: Box<dyn Source>,
+    mode: Mode,
+    shutdown: CancellationToken,
+    store: &Store,
+) -> anyhow::Result<Arc<Counters>> {
+    let delivered = store
+        .call(|s| s.delivered())
+        .await
+        .context("loading the dedup index")?;
+    let index = build_index(cfg, &delivered)?;
+    drop(delivered);
+    let tagger = Arc::new(load_tagger(cfg)?);
+    let patience = (mode == Mode::OneShot).then_some(cfg.pipeline.sink_wait);
+    let outputs = Outputs::open(&cfg.sinks, store, patience).await?;
+    let counters = Arc::new(Counters::default());
+    let cap = cfg.pipeline.channel_capacity;
+    let (to_extract, extract_rx) = async_channel::bounded::<Document>(cap);
+    let (to_dedup, dedup_rx) = async_channel::bounded(cap);
+    let (to_tag, tag_rx) = async_channel::bounded(cap);
+    let (to_sink, sink_rx) = async_channel::bounded(cap);
+    tokio::spawn(report_queue_depths(vec![
+        ("extract", depth(&to_extract)),
+        ("dedup", depth(&to_dedup)),
+        ("tag", depth(&to_tag)),
+        ("sink", depth(&to_sink)),
+    ]));
+
+    // A stage that fails stops the source too, so the rest drains and the run
+    // ends instead of polling into a pipeline that no longer moves.
+    let stop = shutdown.child_token();
+    let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
+    let mut spawn = |stage: BoxStage| {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = stage.await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        }));
+    };
+    spawn(source.run(SourceContext {
+        tx: to_extract,
+        store: store.clone(),
+        counters: counters.clone(),
+        shutdown: stop.clone(),
+    }));
+    for _ in 0..cfg.pipeline.extract_workers {
+        spawn(Box::pin(extract::worker(
+            extract_rx.clone(),
+            to_dedup.clone(),
+            extract::Limits::of(cfg),
+            counters.clone(),
+        )));
+    }
+    drop((extract_rx, to_dedup));
+    spawn(Box::pin(dedup::stage(
+        dedup_rx,
+        to_tag,
+        dedup::Stage {
+            index,
+            store: store.clone(),
+            sinks: outputs.ids().to_vec(),
+            near: cfg.dedup.near,
+            window: cfg.dedup.window,
+        },
+        counters.clone(),
+    )));
+    for _ in 0..cfg.pipeline.tag_workers {
+        spawn(Box::pin(tag::worker(
+            tag_rx.clone(),
+            to_sink.clone(),
+            tagger.clone(),
+        )));
+    }
+    drop((tag_rx, to_sink));
+    spawn(Box::pin(sink::stage(
+        sink_rx,
+        outputs,
+        store.clone(),
+        sink::Batching {
+            size: cfg.pipeline.batch_size,
+            timeout: cfg.pipeline.batch_timeout,
+        },
+        counters.clone(),
+    )));
+
+    let mut first_error = None;
+    for task in tasks {
+        let result = task.await.context("pipeline task panicked").and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!("pipeline stage stopped: {e:#}");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(counters),
+    }
+}
+
+type BoxStage = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// How full a queue is, while it exists. A weak handle: the probe never keeps
+/// a channel open.
+type DepthProbe = Box<dyn Fn() -> Option<usize> + Send>;
+
+fn depth<T: Send + 'static>(tx: &Sender<T>) -> DepthProbe {
+    let weak = tx.downgrade();
+    Box::new(move || weak.upgrade().map(|tx| tx.len()))
+}
+
+/// Sets `tidings_queue_depth{queue}` every second while any queue exists.
+async fn report_queue_depths(queues: Vec<(&'static str, DepthProbe)>) {
+    loop {
+        let mut alive = false;
+        for (name, probe) in &queues {
+            if let Some(len) = probe() {
+                alive = true;
+                metrics::gauge!("tidings_queue_depth", "queue" => *name).set(len as f64);
+            }
+        }
+        if !alive {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,137 @@
+//! Feed items: how each left the pipeline, and the page it links to.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{State, StateError};
+
+/// A feed item: the feed's URL and the item's guid, with the page it links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemKey {
+    /// The feed's URL without its secrets ([`crate::redact::url`]), as the
+    /// feeds table is keyed too: the store holds no credentials.
+    pub feed: String,
+    pub guid: String,
+    /// The linked page's normalized URL without its secrets, when the item
+    /// has a link.
+    pub page: Option<String>,
+}
+
+/// How an item left the pipeline. Every status but `Pending` is final: the
+/// item is not fetched again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStatus {
+    /// Written to every sink.
+    Written,
+    /// Dropped as a duplicate, or not an article (no text, page gone).
+    Skipped,
+    /// Failed and will be tried again at the next poll.
+    Pending,
+}
+
+impl ItemStatus {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Written => "written",
+            ItemStatus::Skipped => "skipped",
+            ItemStatus::Pending => "pending",
+        }
+    }
+}
+
+impl State {
+    /// Records how an item left the pipeline (with its record, when it has
+    /// one). A pending item counts one more attempt; returns the attempts so
+    /// far.
+    pub fn mark_item(
+        &mut self,
+        item: &ItemKey,
+        status: ItemStatus,
+        record: Option<&str>,
+    ) -> Result<u32, StateError> {
+        let at = crate::record::timestamp(chrono::Utc::now());
+        upsert_item(&self.conn, item, status, record, &at).map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT attempts FROM items WHERE feed = ?1 AND guid = ?2",
+                params![item.feed, item.guid],
+                |r| r.get::<_, u32>(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the item reached a final status for the run's sinks (see
+    /// [`State::set_sinks`]): it was skipped (a duplicate, no text, gone), or
+    /// its record is in every one of them. Either way it is not fetched again.
+    pub fn item_finished(&self, item: &ItemKey) -> Result<bool, StateError> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT status, record_id FROM items WHERE feed = ?1 AND guid = ?2",
+                params![item.feed, item.guid],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match found {
+            Some((status, record)) => self.finished(&status, record.as_deref()),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether an item of any feed that links to this page (normalized URL)
+    /// is finished (see [`State::item_finished`]): the page is not fetched
+    /// again.
+    pub fn page_finished(&self, page: &str) -> Result<bool, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, record_id FROM items WHERE page = ?1")
+            .map_err(|e| self.err(e))?;
+        let items: Vec<(String, Option<String>)> = stmt
+            .query_map([page], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        for (status, record) in items {
+            if self.finished(&status, record.as_deref())? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn finished(&self, status: &str, record: Option<&str>) -> Result<bool, StateError> {
+        if status == ItemStatus::Pending.as_str() {
+            return Ok(false);
+        }
+        let Some(record) = record.filter(|_| status == ItemStatus::Written.as_str()) else {
+            return Ok(true);
+        };
+        let holders = self.holders(record)?;
+        Ok(self.sinks.iter().all(|s| holders.contains(s)))
+    }
+}
+
+pub(super) fn upsert_item(
+    conn: &Connection,
+    item: &ItemKey,
+    status: ItemStatus,
+    record_id: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
+            attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6,
+            page = COALESCE(?7, page)",
+    )?
+    .execute(params![
+        item.feed,
+        item.guid,
+        status.as_str(),
+        u32::from(status == ItemStatus::Pending),
+        record_id,
+        at,
+        item.page
+    ])
+    .map(drop)
+}

@@ -1,0 +1,287 @@
+//! The embedded state store: SQLite in WAL mode under `[state] dir`.
+//!
+//! It remembers, per feed, its schedule, health and cursor; per item, how it
+//! left the pipeline; per sink, which records it holds; and per record, what
+//! dedup needs after a restart. A record is marked here only after the sinks
+//! have written it: the store never claims more than the sinks hold.
+//!
+//! [`State`] is the synchronous API over one connection, used by the
+//! one-document verbs; the pipeline reaches it through a [`Store`], which
+//! keeps the connection on a thread of its own so that no SQLite call blocks
+//! an async worker.
+
+mod feeds;
+mod items;
+mod records;
+mod sinks;
+mod store;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+pub use feeds::{FeedState, Validators};
+pub use items::{ItemKey, ItemStatus};
+pub use records::Delivery;
+pub use sinks::SinkMark;
+pub use store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state folder {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "state folder {dir} is in use by another tidings process{}; stop it, or give this one \
+         another [state] dir",
+        .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked { dir: PathBuf, holder: Option<u32> },
+    #[error("cannot lock state folder {dir}")]
+    Lock {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write dead letter to {path}")]
+    DeadLetter {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the state store's thread")]
+    Thread {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state store's thread is gone (it stopped after an earlier error)")]
+    Closed,
+    #[error("state store {path}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+    /// Held while the store is open for writing: one writer per folder.
+    /// The OS drops the lock with the process, however it ends.
+    _lock: Option<std::fs::File>,
+    /// The sinks (their ids) of the run: an item is finished only when its
+    /// record is in every one of them.
+    sinks: Vec<i64>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    id            TEXT PRIMARY KEY,
+    content_hash  TEXT NOT NULL,
+    canonical_url TEXT,
+    guid          TEXT,
+    fingerprint   TEXT,
+    done_at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feeds (
+    url           TEXT PRIMARY KEY,
+    config_hash   TEXT NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    last_success  TEXT,
+    failing_since TEXT,
+    errors        INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    next_poll     TEXT,
+    dead          TEXT
+);
+CREATE TABLE IF NOT EXISTS items (
+    feed      TEXT NOT NULL,
+    guid      TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    record_id TEXT,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (feed, guid)
+);
+";
+
+/// Changes to the schema of a store made by an earlier version, in order;
+/// `PRAGMA user_version` counts how many were applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the page an item links to (normalized), so that a page listed by
+    // several feeds is fetched once.
+    "ALTER TABLE items ADD COLUMN page TEXT;
+     CREATE INDEX IF NOT EXISTS items_page ON items (page) WHERE page IS NOT NULL;",
+    // 2: which sink holds which record, so that "already present" is per
+    // sink (a new output gets every record) and a sink's own log can be
+    // read back after a crash or a lost store; the verdict a record was
+    // written with.
+    "CREATE TABLE sinks (
+         id       INTEGER PRIMARY KEY,
+         key      TEXT NOT NULL UNIQUE,
+         position INTEGER NOT NULL DEFAULT 0,
+         adopted  INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE sink_records (
+         id      TEXT NOT NULL,
+         sink    INTEGER NOT NULL REFERENCES sinks (id),
+         -- The sink refused the record for good (it is in the dead-letter
+         -- file): done with, though not held.
+         refused INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (id, sink)
+     ) WITHOUT ROWID;
+     ALTER TABLE records ADD COLUMN verdict TEXT;",
+];
+
+impl State {
+    /// Opens (creating when missing) the store in `dir` for this process
+    /// alone: a second process that opens the same folder gets
+    /// [`StateError::Locked`] naming the first one's pid.
+    pub fn open(dir: &Path) -> Result<State, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let lock = lock_folder(dir)?;
+        let mut state = State::connect(dir)?;
+        state._lock = Some(lock);
+        Ok(state)
+    }
+
+    /// Opens an existing store to read it beside a running writer (SQLite's
+    /// WAL lets readers in); `None` when there is no store yet.
+    pub fn open_read_only(dir: &Path) -> Result<Option<State>, StateError> {
+        if !dir.join("state.sqlite").exists() {
+            return Ok(None);
+        }
+        State::connect(dir).map(Some)
+    }
+
+    /// Whether the store answers a query (for `/healthz`).
+    pub fn probe(&self) -> Result<(), StateError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM sinks", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
+    fn connect(dir: &Path) -> Result<State, StateError> {
+        let path = dir.join("state.sqlite");
+        let wrap = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(wrap)?;
+        // WAL keeps readers and the writer apart and makes each commit one
+        // append; NORMAL sync is durable across process crashes, which is the
+        // failure the daemon must survive.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        migrate(&conn).map_err(wrap)?;
+        Ok(State {
+            conn,
+            path,
+            _lock: None,
+            sinks: Vec::new(),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Takes the folder's lock file and writes this process's pid into it, for
+/// the message another process gets.
+fn lock_folder(dir: &Path) -> Result<std::fs::File, StateError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("lock");
+    let err = |source| StateError::Lock {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(StateError::Locked {
+                dir: dir.to_path_buf(),
+                holder: pid.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+    }
+    file.set_len(0).map_err(err)?;
+    file.rewind().map_err(err)?;
+    writeln!(file, "{}", std::process::id()).map_err(err)?;
+    Ok(file)
+}
+
+/// Brings a store of any earlier version up to date. `SCHEMA` is the first
+/// version's layout, so a new store takes the same path as an old one.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in (0i64..).zip(MIGRATIONS).skip(applied.max(0) as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_of_the_first_layout_is_migrated_and_keeps_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("state.sqlite")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO items (feed, guid, status, at) VALUES ('f', 'g', 'written', 'now')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = State::open(dir.path()).unwrap();
+        let old = ItemKey {
+            feed: "f".into(),
+            guid: "g".into(),
+            page: None,
+        };
+        assert!(s.item_finished(&old).unwrap());
+        let new = ItemKey {
+            guid: "h".into(),
+            page: Some("https://news.example/a".into()),
+            ..old
+        };
+        s.mark_item(&new, ItemStatus::Skipped, None).unwrap();
+        assert!(s.page_finished("https://news.example/a").unwrap());
+        drop(s);
+        // Opening again applies nothing twice.
+        assert!(State::open(dir.path()).is_ok());
+    }
+}
