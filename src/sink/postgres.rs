@@ -550,73 +550,97 @@ fn quoted(table: &str) -> String {
     format!("\"{table}\"")
 }
 
+/// The table's layout, from [`COLUMNS`], and its indexes: `topics` and
+/// `actors` answer containment queries (`topics @> '[{"id": "ceasefire"}]'`).
 fn create_sql(table: &str) -> String {
     let t = quoted(table);
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.sql_type))
+        .chain(["written_at timestamptz NOT NULL DEFAULT now()".to_string()])
+        .collect();
     format!(
-        "CREATE TABLE {t} (
-             id text PRIMARY KEY,
-             schema_version integer NOT NULL,
-             url text,
-             canonical_url text,
-             guid text,
-             title text NOT NULL,
-             text text NOT NULL,
-             summary text,
-             authors jsonb NOT NULL,
-             published_at timestamptz,
-             fetched_at timestamptz NOT NULL,
-             source_kind text NOT NULL,
-             source_location text NOT NULL,
-             source_name text,
-             source_tags jsonb,
-             language text,
-             word_count bigint NOT NULL,
-             content_hash text NOT NULL,
-             duplicate_of text,
-             similarity double precision,
-             duplicate_method text,
-             relevant boolean NOT NULL,
-             relevance double precision,
-             topics jsonb NOT NULL,
-             actors jsonb NOT NULL,
-             record jsonb NOT NULL,
-             written_at timestamptz NOT NULL DEFAULT now()
-         );
+        "CREATE TABLE {t} ({});
          CREATE INDEX \"{table}_topics_gin\" ON {t} USING gin (topics jsonb_path_ops);
          CREATE INDEX \"{table}_actors_gin\" ON {t} USING gin (actors jsonb_path_ops);
-         CREATE INDEX \"{table}_published_at\" ON {t} (published_at);"
+         CREATE INDEX \"{table}_published_at\" ON {t} (published_at);",
+        columns.join(", ")
     )
 }
 
-/// The columns filled from each record, with the SQL that extracts them
-/// from the record's JSON `r`.
-const COLUMNS: &[(&str, &str)] = &[
-    ("id", "r->>'id'"),
-    ("schema_version", "(r->>'schema_version')::integer"),
-    ("url", "r->>'url'"),
-    ("canonical_url", "r->>'canonical_url'"),
-    ("guid", "r->>'guid'"),
-    ("title", "r->>'title'"),
-    ("text", "r->>'text'"),
-    ("summary", "r->>'summary'"),
-    ("authors", "r->'authors'"),
-    ("published_at", "(r->>'published_at')::timestamptz"),
-    ("fetched_at", "(r->>'fetched_at')::timestamptz"),
-    ("source_kind", "r->'source'->>'kind'"),
-    ("source_location", "r->'source'->>'location'"),
-    ("source_name", "r->'source'->>'name'"),
-    ("source_tags", "r->'source'->'tags'"),
-    ("language", "r->>'language'"),
-    ("word_count", "(r->>'word_count')::bigint"),
-    ("content_hash", "r->>'content_hash'"),
-    ("duplicate_of", "r->>'duplicate_of'"),
-    ("similarity", "(r->>'similarity')::double precision"),
-    ("duplicate_method", "r->>'duplicate_method'"),
-    ("relevant", "(r->>'relevant')::boolean"),
-    ("relevance", "(r->>'relevance')::double precision"),
-    ("topics", "r->'topics'"),
-    ("actors", "r->'actors'"),
-    ("record", "r"),
+/// One column filled from each record.
+struct Column {
+    name: &'static str,
+    sql_type: &'static str,
+    /// The SQL that takes the value from the record's JSON `r`.
+    from_record: &'static str,
+}
+
+const fn column(name: &'static str, sql_type: &'static str, from_record: &'static str) -> Column {
+    Column {
+        name,
+        sql_type,
+        from_record,
+    }
+}
+
+/// The columns of a record's row, in table order. A change here is a change
+/// of layout: bump [`TABLE_VERSION`].
+const COLUMNS: &[Column] = &[
+    column("id", "text PRIMARY KEY", "r->>'id'"),
+    column(
+        "schema_version",
+        "integer NOT NULL",
+        "(r->>'schema_version')::integer",
+    ),
+    column("url", "text", "r->>'url'"),
+    column("canonical_url", "text", "r->>'canonical_url'"),
+    column("guid", "text", "r->>'guid'"),
+    column("title", "text NOT NULL", "r->>'title'"),
+    column("text", "text NOT NULL", "r->>'text'"),
+    column("summary", "text", "r->>'summary'"),
+    column("authors", "jsonb NOT NULL", "r->'authors'"),
+    column(
+        "published_at",
+        "timestamptz",
+        "(r->>'published_at')::timestamptz",
+    ),
+    column(
+        "fetched_at",
+        "timestamptz NOT NULL",
+        "(r->>'fetched_at')::timestamptz",
+    ),
+    column("source_kind", "text NOT NULL", "r->'source'->>'kind'"),
+    column(
+        "source_location",
+        "text NOT NULL",
+        "r->'source'->>'location'",
+    ),
+    column("source_name", "text", "r->'source'->>'name'"),
+    column("source_tags", "jsonb", "r->'source'->'tags'"),
+    column("language", "text", "r->>'language'"),
+    column(
+        "word_count",
+        "bigint NOT NULL",
+        "(r->>'word_count')::bigint",
+    ),
+    column("content_hash", "text NOT NULL", "r->>'content_hash'"),
+    column("duplicate_of", "text", "r->>'duplicate_of'"),
+    column(
+        "similarity",
+        "double precision",
+        "(r->>'similarity')::double precision",
+    ),
+    column("duplicate_method", "text", "r->>'duplicate_method'"),
+    column("relevant", "boolean NOT NULL", "(r->>'relevant')::boolean"),
+    column(
+        "relevance",
+        "double precision",
+        "(r->>'relevance')::double precision",
+    ),
+    column("topics", "jsonb NOT NULL", "r->'topics'"),
+    column("actors", "jsonb NOT NULL", "r->'actors'"),
+    column("record", "jsonb NOT NULL", "r"),
 ];
 
 /// The whole batch travels as one JSON array parameter and is unpacked by
@@ -626,12 +650,12 @@ const COLUMNS: &[(&str, &str)] = &[
 /// stored record is identical are not rewritten.
 fn upsert_sql(table: &str) -> String {
     let t = quoted(table);
-    let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
-    let values: Vec<&str> = COLUMNS.iter().map(|(_, expr)| *expr).collect();
+    let names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+    let values: Vec<&str> = COLUMNS.iter().map(|c| c.from_record).collect();
     let updates: Vec<String> = COLUMNS
         .iter()
-        .filter(|(name, _)| *name != "id")
-        .map(|(name, _)| format!("{name} = EXCLUDED.{name}"))
+        .filter(|c| c.name != "id")
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
         .collect();
     format!(
         "INSERT INTO {t} AS cur ({names})
@@ -674,6 +698,21 @@ fn replace_nul(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_and_the_upsert_are_made_from_one_column_list() {
+        let ddl = create_sql("news");
+        let listed = &ddl[ddl.find('(').unwrap() + 1..ddl.find(");").unwrap()];
+        let listed: Vec<&str> = listed.split(", ").collect();
+        assert_eq!(listed.len(), COLUMNS.len() + 1, "{ddl}");
+        for (c, col) in COLUMNS.iter().zip(&listed) {
+            assert_eq!(*col, format!("{} {}", c.name, c.sql_type));
+        }
+        let upsert = upsert_sql("news");
+        for c in COLUMNS {
+            assert!(upsert.contains(c.from_record), "{}", c.name);
+        }
+    }
 
     #[test]
     fn table_names_must_be_plain_lowercase_identifiers() {
