@@ -213,6 +213,13 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone())?;
     if let Some(addr) = cfg.metrics_listen {
+        // Bound before anything runs: a port in use is an error at start, and
+        // with port 0 the log says which port the system gave.
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener on {addr}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "metrics and /healthz listening");
         let handle = crate::observe::install_metrics()?;
         let stop = shutdown.clone();
         let dir = cfg.state_dir.clone();
@@ -227,7 +234,7 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
             Err(e) => vec![format!("{e:#}")],
         });
         tokio::spawn(async move {
-            if let Err(e) = crate::observe::serve(addr, handle, probe, stop).await {
+            if let Err(e) = crate::observe::serve(listener, handle, probe, stop).await {
                 tracing::error!("metrics listener: {e:#}");
             }
         });

@@ -2,7 +2,6 @@
 //! `/healthz` probe on a small HTTP listener.
 
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -162,15 +161,11 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 
 /// Serves `GET /metrics` (Prometheus text) and `GET /healthz` until shutdown.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: TcpListener,
     handle: PrometheusHandle,
     probe: Probe,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the metrics listener on {addr}"))?;
-    tracing::info!(%addr, "metrics and /healthz listening");
     loop {
         let (mut conn, _) = tokio::select! {
             accepted = listener.accept() => accepted?,

@@ -55,14 +55,9 @@ pub async fn stage(
             .call(move |s| Ok((s.holders(&id)?, s.verdict(&id)?)))
             .await?;
         let targets = targets(&stage.sinks, &holders);
-        if targets == 0 {
-            counters.already_present();
-            let record = parsed.article.id;
-            parsed.ack.done(Outcome::Written { record });
-            continue;
-        }
         // A record written before (to other sinks) keeps the verdict it was
         // written with: the index now holds it, and records that came later.
+        let learnt_from_sinks = known.is_none();
         let verdict = match known {
             Some(verdict) => verdict,
             None => {
@@ -73,6 +68,23 @@ pub async fn stage(
                 check(&mut stage.index, &parsed)
             }
         };
+        if targets == 0 {
+            if learnt_from_sinks {
+                // Every sink holds it, but the store learnt that from the
+                // sinks (a crash before the mark, a lost store): what dedup
+                // needs of it is kept now.
+                let delivery = delivery(&parsed, verdict);
+                stage.store.send(move |s| {
+                    if let Err(e) = s.mark_delivered(&[delivery], &[]) {
+                        tracing::error!("recording a record found in the sinks: {e:#}");
+                    }
+                });
+            }
+            counters.already_present();
+            let record = parsed.article.id;
+            parsed.ack.done(Outcome::Written { record });
+            continue;
+        }
         if let Some(dup) = &verdict {
             let method = format!("{:?}", dup.method).to_lowercase();
             metrics::counter!("tidings_dedup_total", "method" => method).increment(1);
@@ -100,6 +112,22 @@ pub async fn stage(
         }
     }
     Ok(())
+}
+
+/// A record every sink holds already, as the store keeps it.
+fn delivery(parsed: &Parsed, verdict: Option<Duplicate>) -> Delivery {
+    let article = &parsed.article;
+    Delivery {
+        id: article.id.clone(),
+        content_hash: article.content_hash.clone(),
+        canonical_url: article.canonical_url.clone(),
+        guid: article.guid.clone(),
+        fingerprint: serde_json::to_string(&parsed.fingerprint).ok(),
+        duplicate: verdict,
+        done_at: Utc::now(),
+        sinks: Vec::new(),
+        refused: Vec::new(),
+    }
 }
 
 /// The verdict on a record the index has not seen, which it then holds.

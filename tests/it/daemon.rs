@@ -555,34 +555,28 @@ async fn metrics_and_healthz_answer_and_sigterm_exits_cleanly() {
         .respond_with(feed_response(served("fulltext.rss", &server), "\"f\""))
         .mount(&server)
         .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::support::config(
         dir.path(),
         &format!(
-            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n[[feeds]]\nurl = \"{}/full.rss\"\n",
+            "[metrics]\nlisten = \"127.0.0.1:0\"\n[[feeds]]\nurl = \"{}/full.rss\"\n",
             server.uri()
         ),
     );
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args([
+    let mut daemon = crate::support::Daemon::logged(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tidings")).args([
             "run",
             "--log-format",
             "json",
             "--config",
             cfg.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ]),
+    );
+    let addr = daemon.metrics_addr();
     // Our own listener on loopback: its whole body is the answer under test.
     #[allow(clippy::disallowed_methods)]
     let get = |p: &str| {
-        let url = format!("http://127.0.0.1:{port}{p}");
+        let url = format!("http://{addr}{p}");
         async move { reqwest::get(&url).await.ok()?.text().await.ok() }
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -607,18 +601,16 @@ async fn metrics_and_healthz_answer_and_sigterm_exits_cleanly() {
         .status()
         .unwrap();
     assert!(term.success());
-    let status = daemon.wait().unwrap();
+    let status = daemon.0.wait().unwrap();
     assert!(status.success(), "exit 0 after SIGTERM: {status:?}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
-    let first = log
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .expect("JSON log lines");
-    assert!(
-        serde_json::from_str::<serde_json::Value>(first).is_ok(),
-        "{first}"
-    );
+    let log = daemon.log();
+    assert!(!log.is_empty());
+    for line in &log {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "{line}"
+        );
+    }
 }
 
 /// What an internal service would hold: it must never reach a record.

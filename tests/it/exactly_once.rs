@@ -247,11 +247,9 @@ async fn stop_between_the_sinks(signal: &str) {
     let server = MockServer::start().await;
     let more = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let feed = feed_in_two_steps(&server, FIRST, N, more.clone()).await;
-    let port = servers::free_port();
-    let (via, pg_addr) = servers::via_port(&pg_url, port).await;
-    let proxy = servers::Proxy::start(port, pg_addr).await;
+    let proxy = servers::Proxy::new(&pg_url, true).await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = jsonl_then_postgres(dir.path(), &feed, &via, &table);
+    let cfg = jsonl_then_postgres(dir.path(), &feed, proxy.url(), &table);
     let out = dir.path().join("out.jsonl");
 
     let daemon = Daemon::spawn(
@@ -283,7 +281,7 @@ async fn stop_between_the_sinks(signal: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    proxy.stop().await;
+    proxy.down();
     more.store(true, std::sync::atomic::Ordering::SeqCst);
     while records(&out).len() <= FIRST {
         assert!(
@@ -300,7 +298,7 @@ async fn stop_between_the_sinks(signal: &str) {
     let mut daemon = daemon;
     let _ = daemon.0.wait();
 
-    let _proxy = servers::Proxy::start(port, pg_addr).await;
+    proxy.up();
     let restart = support::tidings(dir.path(), &["run", "--once", "--config", &cfg]);
     assert!(restart.status.success(), "{}", stderr(&restart));
     let written = records(&out);

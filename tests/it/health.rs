@@ -54,13 +54,11 @@ fn config(dir: &std::path::Path, feed: &str, pg_url: &str, table: &str, extra: &
 }
 
 /// `GET path` on the daemon's listener: status and body.
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+async fn get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
     // Our own listener on loopback: its whole body is the answer under test.
     #[allow(clippy::disallowed_methods)]
     let answer = async {
-        let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-            .await
-            .ok()?;
+        let resp = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
         let status = resp.status().as_u16();
         Some((status, resp.text().await.ok()?))
     };
@@ -74,23 +72,21 @@ async fn healthz_names_an_unreachable_sink_and_recovers_with_it() {
     let _cleanup = servers::pg::cleanup(&pg_url, &table);
     let server = MockServer::start().await;
     let feed = feed(&server, 3).await;
-    let port = servers::free_port();
-    let (via, pg_addr) = servers::via_port(&pg_url, port).await;
-    let listen = servers::free_port();
+    let proxy = Proxy::new(&pg_url, false).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
         &feed,
-        &via,
+        proxy.url(),
         &table,
-        &format!("[metrics]\nlisten = \"127.0.0.1:{listen}\""),
+        "[metrics]\nlisten = \"127.0.0.1:0\"",
     );
-    let _daemon = Daemon::spawn(
+    let daemon = Daemon::logged(
         Command::new(env!("CARGO_BIN_EXE_tidings"))
-            .args(["run", "--config", &cfg])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+            .args(["run", "--log-format", "json", "--config", &cfg])
+            .stdout(Stdio::null()),
     );
+    let listen = daemon.metrics_addr();
     let deadline = Instant::now() + Duration::from_secs(60);
     let unhealthy = loop {
         if let Some((503, body)) = get(listen, "/healthz").await {
@@ -105,7 +101,7 @@ async fn healthz_names_an_unreachable_sink_and_recovers_with_it() {
     assert!(unhealthy.contains("postgres:"), "{unhealthy}");
     assert!(unhealthy.contains(&table), "names the sink: {unhealthy}");
 
-    let _proxy = Proxy::start(port, pg_addr).await;
+    proxy.up();
     loop {
         let answer = get(listen, "/healthz").await;
         if answer.as_ref().is_some_and(|(status, _)| *status == 200) {
@@ -130,13 +126,12 @@ async fn run_once_gives_up_on_a_sink_that_stays_down_and_the_next_run_writes_eve
     let _cleanup = servers::pg::cleanup(&pg_url, &table);
     let server = MockServer::start().await;
     let feed = feed(&server, 4).await;
-    let port = servers::free_port();
-    let (via, pg_addr) = servers::via_port(&pg_url, port).await;
+    let proxy = Proxy::new(&pg_url, false).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
         &feed,
-        &via,
+        proxy.url(),
         &table,
         "[pipeline]\nsink_wait_secs = 2",
     );
@@ -156,7 +151,7 @@ async fn run_once_gives_up_on_a_sink_that_stays_down_and_the_next_run_writes_eve
     );
     assert!(err.contains("unreachable"), "{err}");
 
-    let _proxy = Proxy::start(port, pg_addr).await;
+    proxy.up();
     let next = support::tidings(dir.path(), &["run", "--once", "--config", &cfg]);
     assert!(next.status.success(), "{}", stderr(&next));
     assert_eq!(records(&dir.path().join("out.jsonl")).len(), 4);

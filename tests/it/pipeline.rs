@@ -39,9 +39,8 @@ async fn a_stalled_sink_stops_the_source_and_everything_drains_once_it_moves() {
     let pg_url = servers::postgres_url();
     let table = servers::unique("tidings_stall");
     let _cleanup = servers::pg::cleanup(&pg_url, &table);
-    let port = servers::free_port();
-    let (via, pg_addr) = servers::via_port(&pg_url, port).await;
-    let proxy = Proxy::start(port, pg_addr).await;
+    let proxy = Proxy::new(&pg_url, true).await;
+    let via = proxy.url();
     let dir = tempfile::tempdir().unwrap();
     let cfg_text = format!(
         "[state]\ndir = \"state\"\n[pipeline]\nchannel_capacity = 2\nextract_workers = 1\n\
@@ -69,7 +68,7 @@ async fn a_stalled_sink_stops_the_source_and_everything_drains_once_it_moves() {
     while !table_has_rows(&db, &table).await {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    proxy.stop().await;
+    proxy.down();
 
     // Wait until the source has stopped advancing.
     let mut last = u64::MAX;
@@ -89,7 +88,7 @@ async fn a_stalled_sink_stops_the_source_and_everything_drains_once_it_moves() {
     );
     assert!(!run.is_finished());
 
-    let _proxy = Proxy::start(port, pg_addr).await;
+    proxy.up();
     let summary = servers::within("the drain", run).await.unwrap().unwrap();
     assert_eq!(summary.written, N);
     assert_eq!(servers::pg::stored(&db, &table).await.1, N as i64);

@@ -113,6 +113,24 @@ fn tidings(cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The metrics listener's address, from a JSON log file being written.
+fn listening_on(log: &Path) -> std::net::SocketAddr {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["fields"]["message"] == "metrics and /healthz listening")
+            .and_then(|e| e["fields"]["addr"].as_str()?.parse().ok());
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(std::time::Instant::now() < deadline, "no metrics listener");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn output(cmd: &mut Command) -> Output {
     cmd.output().expect("the tidings binary runs")
 }
@@ -329,16 +347,11 @@ async fn no_secret_of_any_url_reaches_logs_errors_records_state_or_fixtures() {
     );
 
     // record, as a daemon with the metrics listener, then replay its fixture.
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let rec = config(
         root,
         "record",
         "",
-        &format!("{feeds}[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"),
+        &format!("{feeds}[metrics]\nlisten = \"127.0.0.1:0\"\n"),
     );
     planted.push(rec.clone());
     let fixture = root.join("fixture");
@@ -360,10 +373,11 @@ async fn no_secret_of_any_url_reaches_logs_errors_records_state_or_fixtures() {
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap()),
     );
+    let metrics_addr = listening_on(&err_path);
     // Our own listener on loopback: its whole body is the answer under test.
     #[allow(clippy::disallowed_methods)]
     let scrape = || async move {
-        let url = format!("http://127.0.0.1:{metrics_port}/metrics");
+        let url = format!("http://{metrics_addr}/metrics");
         reqwest::get(&url).await.ok()?.text().await.ok()
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -3,7 +3,6 @@
 //! removes it afterwards.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tidings::record::{
@@ -15,7 +14,7 @@ use tidings::sink::{
     SinkError, TABLE_VERSION, validate_nats, validate_postgres,
 };
 
-use crate::support::servers::{self, Proxy, free_port, js, pg, via_port, within};
+use crate::support::servers::{self, Proxy, free_port, js, pg, within};
 
 /// Record `n` of a test run: even ones are about a ceasefire and name a
 /// state, odd ones are not.
@@ -95,11 +94,10 @@ fn ids(records: &[Record]) -> BTreeSet<String> {
 /// writes must wait for the server, then complete. Returns the running proxy.
 async fn write_across_outages(
     sink: sink::Config,
-    port: u16,
-    server: SocketAddr,
+    proxy: &Proxy,
     first: Vec<Record>,
     second: Vec<Record>,
-) -> Proxy {
+) {
     let opening = tokio::spawn(async move {
         let mut sink = Sink::open(&sink, None).await?;
         sink.write(&refs(&first)).await?;
@@ -107,11 +105,11 @@ async fn write_across_outages(
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!opening.is_finished(), "open succeeded with no server");
-    let proxy = Proxy::start(port, server).await;
+    proxy.up();
     let mut sink = within("the first write", opening).await.unwrap().unwrap();
 
     // The server goes away mid-run and comes back.
-    proxy.stop().await;
+    proxy.down();
     let writing = tokio::spawn(async move {
         sink.write(&refs(&second)).await?;
         Ok::<_, SinkError>(sink)
@@ -121,9 +119,8 @@ async fn write_across_outages(
         !writing.is_finished(),
         "a write was acknowledged with the server gone"
     );
-    let proxy = Proxy::start(port, server).await;
+    proxy.up();
     within("the second write", writing).await.unwrap().unwrap();
-    proxy
 }
 
 #[tokio::test]
@@ -286,17 +283,15 @@ async fn postgres_write_waits_for_a_server_that_is_down_and_stores_everything_on
     let table = servers::unique("tidings_it");
     let _cleanup = pg::cleanup(&url, &table);
     let db = pg::client(&url).await;
-    let port = free_port();
-    let (proxied, server) = via_port(&url, port).await;
+    let proxy = Proxy::new(&url, false).await;
     let batch_a = records(&table, 0..6);
     let batch_b = records(&table, 6..12);
 
-    let sink = sink::Config::Postgres(PostgresConfig::new(&proxied, &table));
-    let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
+    let sink = sink::Config::Postgres(PostgresConfig::new(proxy.url(), &table));
+    write_across_outages(sink, &proxy, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(pg::stored(&db, &table).await, (ids(&all), 12));
-    proxy.stop().await;
 }
 
 #[tokio::test]
@@ -376,17 +371,15 @@ async fn nats_write_waits_for_a_server_that_is_down_and_stores_everything_once()
     let subject = format!("{}.records", stream.to_lowercase());
     let _cleanup = js::cleanup(&url, Some(&stream), &subject);
     let js = js::context(&url).await;
-    let port = free_port();
-    let (proxied, server) = via_port(&url, port).await;
+    let proxy = Proxy::new(&url, false).await;
     let batch_a = records(&stream, 0..6);
     let batch_b = records(&stream, 6..12);
 
-    let sink = sink::Config::Nats(NatsConfig::new(&proxied, &subject, Some(&stream)));
-    let proxy = write_across_outages(sink, port, server, batch_a.clone(), batch_b.clone()).await;
+    let sink = sink::Config::Nats(NatsConfig::new(proxy.url(), &subject, Some(&stream)));
+    write_across_outages(sink, &proxy, batch_a.clone(), batch_b.clone()).await;
 
     let all: Vec<Record> = batch_a.iter().chain(&batch_b).cloned().collect();
     assert_eq!(js::stored(&js, &stream).await, (ids(&all), 12));
-    proxy.stop().await;
 }
 
 #[test]

@@ -193,12 +193,19 @@ struct Clients {
     proxies: Vec<String>,
 }
 
+/// What replay mode answers from, and what it was asked.
+struct Replay {
+    answers: Mutex<HashMap<String, VecDeque<Exchange>>>,
+    dir: PathBuf,
+    asked: Mutex<Vec<(String, Validators)>>,
+}
+
 enum Mode {
     Live {
         clients: Clients,
         recorder: Option<Recorder>,
     },
-    Replay(Mutex<HashMap<String, VecDeque<Exchange>>>, PathBuf),
+    Replay(Replay),
 }
 
 /// The HTTP client of a run: live, recording, or replaying a fixture folder.
@@ -249,15 +256,33 @@ impl Client {
             by_url.entry(redact::url(&r.url)).or_default().push_back(r);
         }
         Ok(Client::with_mode(
-            Mode::Replay(Mutex::new(by_url), dir.to_path_buf()),
+            Mode::Replay(Replay {
+                answers: Mutex::new(by_url),
+                dir: dir.to_path_buf(),
+                asked: Mutex::new(Vec::new()),
+            }),
             cfg,
         ))
+    }
+
+    /// What a replay was asked so far, in order: each URL (without its
+    /// secrets) with the validators the request carried. Empty when live.
+    pub fn asked(&self) -> Vec<(String, Validators)> {
+        match &self.mode {
+            Mode::Replay(replay) => replay
+                .asked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            Mode::Live { .. } => Vec::new(),
+        }
     }
 
     /// How many polls a replay holds: the most responses recorded for one URL.
     pub fn rounds(&self) -> usize {
         match &self.mode {
-            Mode::Replay(entries, _) => entries
+            Mode::Replay(replay) => replay
+                .answers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .values()
@@ -302,7 +327,7 @@ impl Client {
     ) -> Result<Response, FetchError> {
         http_only(url).map_err(|why| denied(url, url, why))?;
         let (clients, recorder) = match &self.mode {
-            Mode::Replay(entries, _) => return self.replayed(entries, url),
+            Mode::Replay(replay) => return self.replayed(replay, url, validators),
             Mode::Live { clients, recorder } => (clients, recorder),
         };
         let _global = self.global.acquire().await.expect("semaphore never closed");
@@ -429,15 +454,21 @@ impl Client {
         })
     }
 
+    /// The next recorded answer for `url` (the last one again once the
+    /// others are used up), answered as the server would a conditional
+    /// request: 304 when the validators sent are those of the answer.
     fn replayed(
         &self,
-        entries: &Mutex<HashMap<String, VecDeque<Exchange>>>,
+        replay: &Replay,
         url: &Url,
+        sent: &Validators,
     ) -> Result<Response, FetchError> {
-        let Mode::Replay(_, dir) = &self.mode else {
-            unreachable!("replayed is only called in replay mode")
-        };
-        let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
+        replay
+            .asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((shown(url), sent.clone()));
+        let mut entries = replay.answers.lock().unwrap_or_else(|e| e.into_inner());
         let next = entries.get_mut(&shown(url)).and_then(|q| {
             if q.len() > 1 {
                 q.pop_front()
@@ -446,7 +477,15 @@ impl Client {
             }
         });
         let rec = next.ok_or_else(|| FetchError::NotRecorded { url: shown(url) })?;
-        rec.to_response(dir, url, self.cfg.max_body_bytes)
+        let mut response = rec.to_response(&replay.dir, url, self.cfg.max_body_bytes)?;
+        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+        let unchanged = same(&sent.etag, &response.validators.etag)
+            || same(&sent.last_modified, &response.validators.last_modified);
+        if response.status == 200 && unchanged {
+            response.status = 304;
+            response.body.clear();
+        }
+        Ok(response)
     }
 }
 

@@ -112,16 +112,76 @@ pub fn article_page(i: usize) -> String {
 }
 
 /// A child process that is killed when the test ends, passed or failed, so
-/// that a failing test leaves no daemon behind holding its pipes.
-pub struct Daemon(pub std::process::Child);
+/// that a failing test leaves no daemon behind holding its pipes. With
+/// [`Daemon::logged`] its standard error is collected line by line.
+pub struct Daemon(pub std::process::Child, Option<LogLines>);
+
+type LogLines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 impl Daemon {
     pub fn spawn(cmd: &mut Command) -> Daemon {
-        Daemon(cmd.spawn().expect("the tidings binary starts"))
+        Daemon(cmd.spawn().expect("the tidings binary starts"), None)
+    }
+
+    /// Spawns with standard error read into lines the test can wait for.
+    pub fn logged(cmd: &mut Command) -> Daemon {
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the tidings binary starts");
+        let lines: LogLines = std::sync::Arc::default();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon(child, Some(lines))
     }
 
     pub fn id(&self) -> u32 {
         self.0.id()
+    }
+
+    /// Every line of standard error so far.
+    pub fn log(&self) -> Vec<String> {
+        self.1
+            .as_ref()
+            .map(|l| l.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits (up to a minute) for a line of standard error that `pick` takes.
+    pub fn wait_for<T>(&self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(found) = self.log().iter().find_map(|l| pick(l)) {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no such line in {:?}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The address of the metrics listener, from the daemon's JSON log (run
+    /// it with `--log-format json` and `listen = "127.0.0.1:0"`).
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.wait_for(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            let fields = &event["fields"];
+            (fields["message"] == "metrics and /healthz listening")
+                .then(|| fields["addr"].as_str()?.parse().ok())
+                .flatten()
+        })
     }
 
     /// SIGKILL, and wait for it to be gone.

@@ -2,9 +2,9 @@
 //! what those tests share: addresses, a proxy that stands for an outage,
 //! cleanup of tables and streams.
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -69,7 +69,8 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// A port on which nothing listens (until a test starts a proxy there).
+/// A port on which nothing listens: for settings that must be refused
+/// before anything connects.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -77,51 +78,79 @@ pub fn free_port() -> u16 {
         .expect("a free local port")
 }
 
-/// The URL with its host and port replaced by 127.0.0.1:`port`, and the
-/// server address the original pointed to.
-pub async fn via_port(url: &str, port: u16) -> (String, SocketAddr) {
-    let mut u = url::Url::parse(url).expect("the test URL parses");
-    let host = u.host_str().expect("the test URL has a host").to_string();
-    let server =
-        tokio::net::lookup_host((host.as_str(), u.port().expect("the test URL has a port")))
-            .await
-            .expect("the test server's host resolves")
-            .next()
-            .expect("one address");
-    u.set_host(Some("127.0.0.1")).unwrap();
-    u.set_port(Some(port)).unwrap();
-    (u.to_string(), server)
-}
-
-/// A TCP forwarder standing in for a server that goes away and comes back.
+/// A TCP forwarder in front of a real server, standing for that server going
+/// away and coming back. It keeps its port for the whole test (no other
+/// process can take it between a stop and a start): when down it cuts every
+/// open connection and drops each new one at once, as a dead server would.
 pub struct Proxy {
+    url: String,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<JoinSet<()>>>,
     task: JoinHandle<()>,
 }
 
 impl Proxy {
-    pub async fn start(port: u16, server: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind(("127.0.0.1", port))
+    /// A proxy for the server of `url`, up (`up = true`) or not yet.
+    pub async fn new(url: &str, up: bool) -> Proxy {
+        let mut u = url::Url::parse(url).expect("the test URL parses");
+        let host = u.host_str().expect("the test URL has a host").to_string();
+        let port = u.port().expect("the test URL has a port");
+        let server = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .expect("the proxy port is free");
+            .expect("the test server's host resolves")
+            .next()
+            .expect("one address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        u.set_host(Some("127.0.0.1")).unwrap();
+        u.set_port(Some(listener.local_addr().unwrap().port()))
+            .unwrap();
+        let up = Arc::new(AtomicBool::new(up));
+        let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
+        let (accepting, open) = (up.clone(), conns.clone());
         let task = tokio::spawn(async move {
-            // Dropped with the task: stopping the proxy cuts every open
-            // connection, as a server that dies would.
-            let mut conns = JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
-                conns.spawn(async move {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue;
+                }
+                open.lock().unwrap().spawn(async move {
                     if let Ok(mut outbound) = TcpStream::connect(server).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
             }
         });
-        Proxy { task }
+        Proxy {
+            url: u.to_string(),
+            up,
+            conns,
+            task,
+        }
     }
 
-    /// Closes the listener and all connections, and waits until they are.
-    pub async fn stop(mut self) {
+    /// The server's URL, through the proxy.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server goes away: open connections are cut, new ones dropped.
+    pub fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        // Dropping the set aborts every forwarder and closes its sockets.
+        drop(std::mem::take(&mut *self.conns.lock().unwrap()));
+    }
+
+    /// The server is back.
+    pub fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
         self.task.abort();
-        let _ = (&mut self.task).await;
+        self.down();
     }
 }
 
@@ -202,6 +231,7 @@ pub mod pg {
 pub mod js {
     use super::*;
     use async_nats::jetstream::{self, Context};
+    use std::collections::BTreeSet;
     use tidings::record::Record;
 
     pub async fn context(url: &str) -> Context {
