@@ -20,10 +20,17 @@ use crate::record::Extracted;
 pub use charset::decode;
 pub use text::from_text;
 
-/// Estimated element depth beyond which the rest of a page is dropped
-/// unparsed (see `nesting`). Real pages, counted the same way, stay under
-/// 100; a page nested up to the limit all along costs about 0.3 s per MiB.
-const MAX_NESTING: usize = 256;
+/// Where the rest of a page is dropped unparsed, to keep parsing linear (see
+/// `nesting`). Real pages nest under 60 deep, with a few dozen attributes
+/// and formatting elements open at most, and cost the parser about one step
+/// of work per byte.
+const GUARD: nesting::Limits = nesting::Limits {
+    depth: 256,
+    attributes: 512,
+    formatting: 128,
+    work_per_byte: 8,
+    base_work: 1 << 20,
+};
 
 /// Whatever `Options` say, pages stay under this size: text offsets in the
 /// walked page are 32-bit, and decoding can triple the size.
@@ -78,8 +85,9 @@ pub fn extract(
         return Err(ExtractError::Binary);
     }
     let mut source = decode(bytes, content_type);
-    if let Some(cut) = nesting::too_deep_at(&source, MAX_NESTING) {
-        source.truncate(cut);
+    if let Some(cut) = nesting::cut(&source, &GUARD) {
+        tracing::debug!(at = cut.at, reason = ?cut.reason, "page cut before parsing");
+        source.truncate(cut.at);
     }
     let html = Html::parse_document(&source);
     drop(source);
@@ -110,8 +118,8 @@ pub fn extract(
 /// Plain text of an HTML fragment (a feed item's `content:encoded` or
 /// description): every paragraph, separated by blank lines.
 pub fn fragment_text(html: &str) -> String {
-    let html = match nesting::too_deep_at(html, MAX_NESTING) {
-        Some(cut) => &html[..cut],
+    let html = match nesting::cut_fragment(html, &GUARD) {
+        Some(cut) => &html[..cut.at],
         None => html,
     };
     body::all_text(&dom::walk(&Html::parse_fragment(html)))
