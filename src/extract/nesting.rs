@@ -23,7 +23,7 @@
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 
-use memchr::{memchr, memchr2, memchr3_iter, memmem};
+use memchr::{memchr, memchr_iter, memchr2, memchr3_iter, memmem};
 
 /// What the scan lets through.
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +67,15 @@ pub fn cut_fragment(html: &str, limits: &Limits) -> Option<Cut> {
     Scanner::new(html, limits, true).run()
 }
 
-/// Work charged for creating an element, in scope-check steps.
-const ELEMENT: u64 = 4;
+// Work, in steps of a scope check (some 5 ns), for what the parser (and the
+// walk after it) does for each token and element, whatever the nesting:
+// pages made of the smallest tokens cost most per byte.
+const ELEMENT: u64 = 64;
+const TAG: u64 = 48;
+/// Text comes as character tokens, split at line breaks, CRs and `<`s.
+const CHARACTERS: u64 = 32;
+const CHAR_REF: u64 = 128;
+const COMMENT: u64 = 96;
 /// Work charged for comparing a new formatting element with an open one of
 /// the same name: html5ever clones and sorts both attribute lists.
 const SAME_FORMATTING: u64 = 8;
@@ -504,14 +511,14 @@ impl<'a> Scanner<'a> {
                     continue;
                 }
             };
-            if let Some(reason) = self.text(text, lt).err().or_else(|| self.over()) {
-                return Some(Cut { at: text, reason });
+            if let Err(cut) = self.text(text, lt) {
+                return Some(cut);
             }
             let next = match next {
                 Some(next) => next,
                 None => match self.tag(lt, end_tag) {
                     Ok(next) => next,
-                    Err(reason) => return Some(Cut { at: lt, reason }),
+                    Err(cut) => return Some(cut),
                 },
             };
             if let Some(reason) = self.over() {
@@ -521,13 +528,10 @@ impl<'a> Scanner<'a> {
             let next = next?;
             (i, text) = (next, next);
         }
-        self.text(text, b.len())
-            .err()
-            .or_else(|| self.over())
-            .map(|reason| Cut { at: text, reason })
+        self.text(text, b.len()).err()
     }
 
-    /// A limit the last token went past, if any.
+    /// A limit a token went past, if any.
     fn over(&self) -> Option<Reason> {
         if self.too_deep {
             Some(Reason::Depth)
@@ -543,6 +547,7 @@ impl<'a> Scanner<'a> {
     fn declaration(&mut self, lt: usize) -> Option<usize> {
         let b = self.b;
         let body = lt + 2;
+        self.work += COMMENT;
         if b[body..].starts_with(b"--") {
             return comment_end(b, body + 2);
         }
@@ -568,24 +573,24 @@ impl<'a> Scanner<'a> {
 
     /// Reads and follows the tag at `lt`; the offset after it (and after
     /// the raw text it opens), or none when it runs to the end.
-    fn tag(&mut self, lt: usize, end_tag: bool) -> Result<Option<usize>, Reason> {
+    fn tag(&mut self, lt: usize, end_tag: bool) -> Result<Option<usize>, Cut> {
+        let cut = |reason| Cut { at: lt, reason };
         let name_at = if end_tag { lt + 2 } else { lt + 1 };
         let Some(tag) = self.read_tag(name_at) else {
             return Ok(None);
         };
         if tag.attrs > self.limits.attributes {
-            return Err(Reason::Attributes);
+            return Err(cut(Reason::Attributes));
         }
         // The tokenizer compares each attribute name with the earlier ones.
         let attrs = tag.attrs as u64;
-        self.work += attrs * attrs / 8;
+        self.work += TAG + attrs * attrs / 8;
         self.started = true;
         if end_tag {
             self.end_tag(&tag);
             return Ok(Some(tag.next));
         }
-        self.started = true;
-        match self.start_tag(&tag)? {
+        match self.start_tag(&tag).map_err(cut)? {
             After::Markup => Ok(Some(tag.next)),
             After::Plaintext => {
                 self.text(tag.next, self.b.len())?;
@@ -598,6 +603,9 @@ impl<'a> Scanner<'a> {
                 } else {
                     raw_text_end(self.b, tag.next, name)
                 };
+                let raw = &self.b[tag.next..end.unwrap_or(self.b.len())];
+                self.work += CHARACTERS * (1 + memchr3_iter(b'\n', b'\r', b'<', raw).count() as u64)
+                    + CHAR_REF * memchr_iter(b'&', raw).count() as u64;
                 let Some(end) = end else {
                     return Ok(None);
                 };
@@ -664,6 +672,21 @@ impl<'a> Scanner<'a> {
                 j += 1;
             }
             attrs += 1;
+            if attrs > self.limits.attributes {
+                // Too many to read on, even if the tag never ends.
+                return Some(Tag {
+                    name,
+                    flags,
+                    short,
+                    short_len,
+                    self_closing,
+                    attrs,
+                    attr_span: (attr_start, j),
+                    font_attr,
+                    hidden,
+                    next: j,
+                });
+            }
             let attr = &b[start..j];
             font_attr |= [&b"color"[..], b"face", b"size"]
                 .iter()
@@ -1150,47 +1173,58 @@ impl<'a> Scanner<'a> {
 
     // Tree building.
 
-    fn text(&mut self, from: usize, to: usize) -> Result<(), Reason> {
+    /// Follows a run of text; where to cut if it goes past a limit.
+    fn text(&mut self, from: usize, to: usize) -> Result<(), Cut> {
         if from >= to {
             return Ok(());
         }
         let text = &self.b[from..to];
         self.note_text(text);
-        if self.in_frameset {
-            return Ok(());
-        }
-        let top = self.top();
-        if !top.html_or_point() {
-            return Ok(());
-        }
-        match self.mode() {
-            (Mode::Table | Mode::TableBody | Mode::Row, _) if top.ns == Ns::Html => {
-                if text.iter().all(|&c| is_space(c)) {
-                    return Ok(());
-                }
+        let mut search = 0;
+        if self.reopens_for(text) {
+            self.reconstruct().map_err(|reason| Cut { at: from, reason })?;
+            // Each character token checks the formatting elements again,
+            // searching the stack down to the last one.
+            if let Some(&Entry::Element { id, .. }) = self.list.last()
+                && let Some(at) = self.stack.iter().rposition(|o| o.id == id)
+            {
+                search = (self.stack.len() - 1 - at) as u64;
             }
-            (Mode::ColumnGroup, _) if top.ns == Ns::Html => {
-                if text.iter().all(|&c| is_space(c)) || !top.is(COLGROUP) {
-                    return Ok(());
-                }
-                self.pop();
-            }
-            _ => {}
         }
-        self.reconstruct()?;
-        // Line breaks, character references and CRs each start a new
-        // character token, and each token checks the formatting elements
-        // again, searching the stack down to the last one.
-        if let Some(&Entry::Element { id, .. }) = self.list.last()
-            && let Some(at) = self.stack.iter().rposition(|o| o.id == id)
-        {
-            let depth = (self.stack.len() - 1 - at) as u64;
-            if depth > 0 {
-                let tokens = memchr3_iter(b'\n', b'&', b'\r', text).count() as u64 + 1;
-                self.work += depth * tokens;
+        // A run too long for the budget is cut inside, at a token.
+        self.work += CHARACTERS + search;
+        for i in memchr3_iter(b'\n', b'\r', b'&', text) {
+            self.work += search + if text[i] == b'&' { CHAR_REF } else { CHARACTERS };
+            if self.work > self.budget {
+                return Err(Cut {
+                    at: from + i,
+                    reason: Reason::Work,
+                });
             }
         }
         Ok(())
+    }
+
+    /// Whether html5ever reopens formatting elements before `text`.
+    fn reopens_for(&mut self, text: &[u8]) -> bool {
+        let top = self.top();
+        if self.in_frameset || !top.html_or_point() {
+            return false;
+        }
+        let blank = || text.iter().all(|&c| is_space(c));
+        match self.mode() {
+            // Text in a table but outside a cell moves before the table
+            // (white space stays).
+            (Mode::Table | Mode::TableBody | Mode::Row, _) if top.ns == Ns::Html => !blank(),
+            (Mode::ColumnGroup, _) if top.ns == Ns::Html => {
+                if blank() || !top.is(COLGROUP) {
+                    return false;
+                }
+                self.pop();
+                true
+            }
+            _ => true,
+        }
     }
 
     /// Text other than white space ends the doctype's chance and the
@@ -1909,7 +1943,7 @@ fn script_end(b: &[u8], from: usize) -> Option<usize> {
             i += dashes;
             continue;
         }
-        let end_tag = raw_text_end(b, i, b"script") == Some(i);
+        let end_tag = b[i + 1..].starts_with(b"/") && starts_tag(b, i + 2, b"script");
         match state {
             State::Data if b[i + 1..].starts_with(b"!--") => {
                 // Already past two dashes: `<!-->` leaves at once.
