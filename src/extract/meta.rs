@@ -128,35 +128,44 @@ pub fn title(raw: &RawMeta, ld: &JsonLd) -> Option<String> {
         .find(|t| !t.is_empty())
 }
 
+/// How many names a `<title>` sheds from its end at most.
+const MAX_TITLE_STRIPS: usize = 4;
+
 const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " — ", " – ", " · ", " :: ", " » ", " / "];
 
 /// Removes a site name from either end of a title. A part equal to the
 /// declared site name always goes; in a `<title>`, where the site suffix is
 /// the custom, the shorter end part goes when it is at most a few words and
-/// the rest is clearly longer.
+/// the rest is clearly longer, a few times at most (each look goes through
+/// the whole title).
 fn strip_site(title: &str, site: Option<&str>, is_html_title: bool) -> String {
-    let title = collapse_ws(title);
-    for sep in TITLE_SEPARATORS {
-        let Some((head, tail)) = title.rsplit_once(sep) else {
-            continue;
-        };
-        if site.is_some_and(|s| tail.trim().eq_ignore_ascii_case(s.trim())) {
-            return head.trim().to_owned();
-        }
-        if let Some((first, rest)) = title.split_once(sep)
-            && site.is_some_and(|s| first.trim().eq_ignore_ascii_case(s.trim()))
-        {
-            return rest.trim().to_owned();
-        }
-        if is_html_title {
-            let tail_words = tail.split_whitespace().count();
-            let head_words = head.split_whitespace().count();
-            if tail_words <= 4 && head_words > tail_words {
-                return strip_site(head, site, true);
+    let mut title = collapse_ws(title);
+    let mut shed = 0;
+    'shed: loop {
+        for sep in TITLE_SEPARATORS {
+            let Some((head, tail)) = title.rsplit_once(sep) else {
+                continue;
+            };
+            if site.is_some_and(|s| tail.trim().eq_ignore_ascii_case(s.trim())) {
+                return head.trim().to_owned();
+            }
+            if let Some((first, rest)) = title.split_once(sep)
+                && site.is_some_and(|s| first.trim().eq_ignore_ascii_case(s.trim()))
+            {
+                return rest.trim().to_owned();
+            }
+            if is_html_title && shed < MAX_TITLE_STRIPS {
+                let tail_words = tail.split_whitespace().count();
+                let head_words = head.split_whitespace().count();
+                if tail_words <= 4 && head_words > tail_words {
+                    title = collapse_ws(head);
+                    shed += 1;
+                    continue 'shed;
+                }
             }
         }
+        return title;
     }
-    title
 }
 
 /// rel=canonical, else og:url, resolved against the page URL; only absolute
@@ -510,6 +519,15 @@ pub fn description(raw: &RawMeta) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A `<title>` sheds a few trailing names, however many separators it
+    /// has (one recursion per separator overflowed the stack).
+    #[test]
+    fn a_title_of_many_parts_sheds_a_few() {
+        let title = format!("{}end", "part | ".repeat(100_000));
+        let stripped = strip_site(&title, None, true);
+        assert_eq!(stripped.matches(" | ").count(), 100_000 - MAX_TITLE_STRIPS);
+    }
+
     #[test]
     fn dates_in_publisher_forms_become_utc() {
         let want = Utc.with_ymd_and_hms(2024, 3, 15, 8, 30, 0).unwrap();
@@ -551,6 +569,10 @@ mod tests {
             "Talks resume in Geneva"
         );
         assert_eq!(strip_site("Talks - resume", None, false), "Talks - resume");
+        assert_eq!(
+            strip_site("Talks resume in Geneva | World | Europe - Daily", None, true),
+            "Talks resume in Geneva"
+        );
     }
 
     #[test]

@@ -603,9 +603,16 @@ impl<'a> Scanner<'a> {
                 } else {
                     raw_text_end(self.b, tag.next, name)
                 };
+                // Character references count in `<title>` and `<textarea>`
+                // only.
                 let raw = &self.b[tag.next..end.unwrap_or(self.b.len())];
-                self.work += CHARACTERS * (1 + memchr3_iter(b'\n', b'\r', b'<', raw).count() as u64)
-                    + CHAR_REF * memchr_iter(b'&', raw).count() as u64;
+                let refs = if matches!(name, b"title" | b"textarea") {
+                    memchr_iter(b'&', raw).count() as u64
+                } else {
+                    0
+                };
+                let tokens = 1 + memchr3_iter(b'\n', b'\r', b'<', raw).count() as u64;
+                self.work += CHARACTERS * tokens + CHAR_REF * refs;
                 let Some(end) = end else {
                     return Ok(None);
                 };
