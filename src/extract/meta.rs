@@ -20,6 +20,10 @@ pub struct JsonLd {
 /// this many values the rest of a script is ignored.
 const MAX_JSON_VALUES: usize = 10_000;
 
+/// A longer `articleBody` is no article (long ones run to 100 KB), and its
+/// paragraphs would take a parse as costly as the page's.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
 impl JsonLd {
     pub fn parse(scripts: &[String]) -> JsonLd {
         let mut out = JsonLd::default();
@@ -64,6 +68,7 @@ impl JsonLd {
             self.published = text("datePublished").or_else(|| text("dateCreated"));
         }
         if let Some(body) = text("articleBody")
+            && body.len() <= MAX_BODY_BYTES
             && self.body.as_ref().is_none_or(|b| b.len() < body.len())
         {
             self.body = Some(body);
@@ -519,6 +524,20 @@ pub fn description(raw: &RawMeta) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_article_body_over_a_mib_is_ignored() {
+        let script = |body: &str| {
+            serde_json::json!({"@type": "NewsArticle", "articleBody": body}).to_string()
+        };
+        let long = "word ".repeat(MAX_BODY_BYTES / 5 + 1);
+        assert_eq!(JsonLd::parse(&[script(&long)]).body, None);
+        let fine = "word ".repeat(1000);
+        assert_eq!(
+            JsonLd::parse(&[script(&fine)]).body.as_deref(),
+            Some(fine.trim())
+        );
+    }
+
     /// A `<title>` sheds a few trailing names, however many separators it
     /// has (one recursion per separator overflowed the stack).
     #[test]
@@ -570,7 +589,11 @@ mod tests {
         );
         assert_eq!(strip_site("Talks - resume", None, false), "Talks - resume");
         assert_eq!(
-            strip_site("Talks resume in Geneva | World | Europe - Daily", None, true),
+            strip_site(
+                "Talks resume in Geneva | World | Europe - Daily",
+                None,
+                true
+            ),
             "Talks resume in Geneva"
         );
     }

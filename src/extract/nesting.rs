@@ -14,12 +14,17 @@
 //! the tree-building rules on a model of the stack of open elements and of
 //! the list of active formatting elements: the parts that decide how deep
 //! elements nest and how far each token makes the parser search. That
-//! searching is counted as work. Where the depth, the work, the formatting
-//! list or the attributes of one tag go past their limits, the page is cut
-//! before that token. Where the model simplifies, it errs towards more depth
-//! and more work, never less, except for one rule: it keeps no foreign
-//! (SVG, MathML) element that the parser would have closed, as `/>` closes
-//! elements only there.
+//! searching is counted as work, with a charge for each token (pages of the
+//! smallest tokens cost most per byte). Where the tree depth, the work, the
+//! formatting list or the attributes of one tag go past their limits, the
+//! page is cut before that token (or inside a run of text).
+//!
+//! The model must follow the rules exactly wherever they close elements or
+//! decide what is markup: an element it kept open too long could make it
+//! close more than the parser later, or take a `/>` for a foreign one. Where
+//! it does simplify, it adds depth and work. A property test checks it
+//! against the tree html5ever builds, and `parse` meters the parse itself
+//! in case the model is still wrong somewhere.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 
@@ -148,7 +153,10 @@ static NAMES: &[(&[u8], u32)] = &[
     (b"dt", SPECIAL | CLOSES_P | IMPLIED_END | BREAKOUT),
     (b"em", FORMATTING | BREAKOUT),
     (b"embed", VOID | SPECIAL | BREAKOUT | RECONSTRUCTS),
-    (b"fieldset", SPECIAL | CLOSES_P | BLOCK_END | FORM_ASSOCIATED),
+    (
+        b"fieldset",
+        SPECIAL | CLOSES_P | BLOCK_END | FORM_ASSOCIATED,
+    ),
     (b"figcaption", SPECIAL | CLOSES_P | BLOCK_END),
     (b"figure", SPECIAL | CLOSES_P | BLOCK_END),
     (b"font", FORMATTING),
@@ -171,7 +179,10 @@ static NAMES: &[(&[u8], u32)] = &[
     (b"i", FORMATTING | BREAKOUT),
     (b"iframe", SPECIAL | RAW),
     (b"image", VOID | RECONSTRUCTS),
-    (b"img", VOID | SPECIAL | BREAKOUT | FORM_ASSOCIATED | RECONSTRUCTS),
+    (
+        b"img",
+        VOID | SPECIAL | BREAKOUT | FORM_ASSOCIATED | RECONSTRUCTS,
+    ),
     (b"input", VOID | SPECIAL | FORM_ASSOCIATED | RECONSTRUCTS),
     (b"isindex", SPECIAL),
     (b"keygen", VOID | RECONSTRUCTS),
@@ -297,7 +308,7 @@ const TR: Name = pack(b"tr");
 const ADDRESS: Name = pack(b"address");
 const XMP: Name = pack(b"xmp");
 
-/// Index into the stack, or none.
+/// No stack index, or no element id.
 const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -854,7 +865,11 @@ impl<'a> Scanner<'a> {
     /// Recomputes the table-part indices from `from` up.
     fn renumber(&mut self, from: usize) {
         for k in from..self.stack.len() {
-            let below = if k == 0 { NONE } else { self.stack[k - 1].table };
+            let below = if k == 0 {
+                NONE
+            } else {
+                self.stack[k - 1].table
+            };
             let o = &mut self.stack[k];
             o.table = if o.html(TABLE_PART) { k as u32 } else { below };
         }
@@ -863,7 +878,11 @@ impl<'a> Scanner<'a> {
 
     /// Index of the topmost element `hit` accepts, searching down from the
     /// top and giving up at an element that bounds the scope.
-    fn in_scope(&mut self, hit: impl Fn(&Open) -> bool, bound: impl Fn(&Open) -> bool) -> Option<usize> {
+    fn in_scope(
+        &mut self,
+        hit: impl Fn(&Open) -> bool,
+        bound: impl Fn(&Open) -> bool,
+    ) -> Option<usize> {
         for k in (0..self.stack.len()).rev() {
             self.work += 1;
             let o = &self.stack[k];
@@ -1173,7 +1192,11 @@ impl<'a> Scanner<'a> {
         // The clone goes at `new + 1`.
         let limit = self.limits.depth as u32;
         self.work += (self.stack.len() - fmt_at) as u64;
-        if new >= limit || self.stack[fmt_at..].iter().any(|o| o.depth.max(o.under) > limit) {
+        if new >= limit
+            || self.stack[fmt_at..]
+                .iter()
+                .any(|o| o.depth.max(o.under) > limit)
+        {
             self.too_deep = true;
         }
     }
@@ -1189,7 +1212,8 @@ impl<'a> Scanner<'a> {
         self.note_text(text);
         let mut search = 0;
         if self.reopens_for(text) {
-            self.reconstruct().map_err(|reason| Cut { at: from, reason })?;
+            self.reconstruct()
+                .map_err(|reason| Cut { at: from, reason })?;
             // Each character token checks the formatting elements again,
             // searching the stack down to the last one.
             if let Some(&Entry::Element { id, .. }) = self.list.last()
@@ -1201,7 +1225,12 @@ impl<'a> Scanner<'a> {
         // A run too long for the budget is cut inside, at a token.
         self.work += CHARACTERS + search;
         for i in memchr3_iter(b'\n', b'\r', b'&', text) {
-            self.work += search + if text[i] == b'&' { CHAR_REF } else { CHARACTERS };
+            self.work += search
+                + if text[i] == b'&' {
+                    CHAR_REF
+                } else {
+                    CHARACTERS
+                };
             if self.work > self.budget {
                 return Err(Cut {
                     at: from + i,
@@ -1630,7 +1659,11 @@ impl<'a> Scanner<'a> {
             }
             RB | RTC | RP | RT => {
                 if self.in_default_scope(RUBY).is_some() {
-                    let except = if matches!(n, RP | RT) { Some(RTC) } else { None };
+                    let except = if matches!(n, RP | RT) {
+                        Some(RTC)
+                    } else {
+                        None
+                    };
                     self.pop_implied_ends(except);
                 }
                 self.push(n, f, Ns::Html)?;
@@ -2043,7 +2076,10 @@ mod tests {
         let page = page(&body);
         let c = cut(&page, limits)?;
         let offset = page.len() - body.len();
-        Some((c.reason, starts.iter().filter(|&&s| s + offset < c.at).count()))
+        Some((
+            c.reason,
+            starts.iter().filter(|&&s| s + offset < c.at).count(),
+        ))
     }
 
     #[test]
@@ -2143,7 +2179,11 @@ mod tests {
             ("", "<form><form>"),
             ("", "<nobr>a<nobr>b"),
         ] {
-            assert_eq!(cut_units(head, unit, 1000, &depth(10)), None, "{head}{unit}");
+            assert_eq!(
+                cut_units(head, unit, 1000, &depth(10)),
+                None,
+                "{head}{unit}"
+            );
         }
     }
 
@@ -2205,7 +2245,13 @@ mod tests {
             assert_eq!(cut(&page, &depth(5)), None, "{head}");
         }
         // A tag left open at the end is dropped by the tokenizer.
-        assert_eq!(cut(&page(&format!("<div a='{}", "<div>".repeat(1000))), &depth(5)), None);
+        assert_eq!(
+            cut(
+                &page(&format!("<div a='{}", "<div>".repeat(1000))),
+                &depth(5)
+            ),
+            None
+        );
     }
 
     #[test]
@@ -2225,7 +2271,10 @@ mod tests {
         let attrs: String = (0..1000).map(|i| format!(" a{i}")).collect();
         let page = page(&format!("<div{attrs}>"));
         let c = cut(&page, &LIMITS).expect("cut");
-        assert_eq!((c.reason, &page[c.at..c.at + 4]), (Reason::Attributes, "<div"));
+        assert_eq!(
+            (c.reason, &page[c.at..c.at + 4]),
+            (Reason::Attributes, "<div")
+        );
     }
 
     #[test]
@@ -2242,8 +2291,7 @@ mod tests {
     #[test]
     fn scope_searches_past_the_budget_are_cut() {
         // Each `</x>` searches 250 open spans for an `<x>`.
-        let (reason, n) = cut_units(&"<span>".repeat(250), "</x>", 200_000, &LIMITS)
-            .expect("cut");
+        let (reason, n) = cut_units(&"<span>".repeat(250), "</x>", 200_000, &LIMITS).expect("cut");
         assert_eq!(reason, Reason::Work);
         assert!(n > 10_000, "{n}");
         // Each line of text checks for formatting elements to reopen, down
@@ -2265,44 +2313,212 @@ mod tests {
     }
 
     const PIECES: &[&str] = &[
-        "<div>", "</div>", "<div/>", "<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<b class=x>",
-        "<a href=x>", "</a>", "<span>", "</span>", "<table>", "</table>", "<tr>", "</tr>", "<td>",
-        "</td>", "<th>", "<tbody>", "</tbody>", "<caption>", "</caption>", "<colgroup>", "<col>",
-        "<svg>", "</svg>", "<math>", "</math>", "<mi>", "</mi>", "<annotation-xml>", "<foreignObject>",
-        "</foreignObject>", "<desc>", "</desc>", "<x/>", "<x>", "</x>", "<g/>", "<g a=b/>",
-        "<select>", "</select>", "<option>", "</option>", "<li>", "<ul>", "</ul>", "<dd>", "<dt>",
-        "<form>", "</form>", "<template>", "</template>", "<button>", "</button>", "<nobr>",
-        "<font color=red>", "<font>", "</font>", "<style>", "</style>", "<title>", "</title>",
-        "<!--", "-->", "<!-->", "text", "\n", "&amp;", "<br/>", "</br>", "<h1>", "<h2>", "</h1>",
-        "<object>", "</object>", "<input>", "<textarea>", "</textarea>", "<xmp>", "</xmp>",
-        "<![CDATA[", "]]>", "<body>", "</body>", "<html>", "<head>", "</head>", "<ruby>", "<rt>",
-        "<tfoot>", "<hr>", "<img>", "<mglyph>", "<mtext>", "<a>", "<p/>", "<div a='>'>",
-        "<em>", "</em>", "<strong>", "</strong>", "<frameset>", "<iframe>", "</iframe>",
-        "<noscript>", "</noscript>", "<plaintext>", "<h3>", "</h3>", "<label>", "<output>",
-        "<script>", "</script>", "<!--<script>", "<b class=1>", "<b class=2>", "<i id=3>",
-        "<a href=y>", "<u>", "</u>", "<font face=x>", "<thead>", "<tfoot>", "</tfoot>", "</thead>",
-        "<col/>", "</colgroup>", "<rb>", "<rtc>", "<rp>", "</ruby>", "<input type=hidden>",
-        "<frame>", "</frameset>", "<noframes>", "</noframes>", "<dl>", "</dl>", "</li>", "</dd>",
-        "<applet>", "</applet>", "<marquee>", "<optgroup>", "<mo>", "<ms>", "<malignmark>",
-        "<foreignobject>", "<title>x</title>", "<svg/>", "<math/>", "<font size=1>", "</td></tr>",
-        "<pre>", "<listing>", "<center>", "<main>", "<search>", "<dialog>", "</dialog>", "<area>",
-        "<keygen>", "<wbr>", "<embed>", "<param>", "<iframe>x</iframe>", "<noembed>", "<sub>",
-        "<sup>", "<var>", "<code>", "<big>", "<small>", "<s>", "<tt>", "<strike>", "</nobr>",
-        "<image>", "</table></table>", "<caption>x", "</caption>", "<th>", "</th>", "<summary>",
-        "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\">", "<!doctype html>",
-        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\">", "<!doctype x>",
+        "<div>",
+        "</div>",
+        "<div/>",
+        "<p>",
+        "</p>",
+        "<b>",
+        "</b>",
+        "<i>",
+        "</i>",
+        "<b class=x>",
+        "<a href=x>",
+        "</a>",
+        "<span>",
+        "</span>",
+        "<table>",
+        "</table>",
+        "<tr>",
+        "</tr>",
+        "<td>",
+        "</td>",
+        "<th>",
+        "<tbody>",
+        "</tbody>",
+        "<caption>",
+        "</caption>",
+        "<colgroup>",
+        "<col>",
+        "<svg>",
+        "</svg>",
+        "<math>",
+        "</math>",
+        "<mi>",
+        "</mi>",
+        "<annotation-xml>",
+        "<foreignObject>",
+        "</foreignObject>",
+        "<desc>",
+        "</desc>",
+        "<x/>",
+        "<x>",
+        "</x>",
+        "<g/>",
+        "<g a=b/>",
+        "<select>",
+        "</select>",
+        "<option>",
+        "</option>",
+        "<li>",
+        "<ul>",
+        "</ul>",
+        "<dd>",
+        "<dt>",
+        "<form>",
+        "</form>",
+        "<template>",
+        "</template>",
+        "<button>",
+        "</button>",
+        "<nobr>",
+        "<font color=red>",
+        "<font>",
+        "</font>",
+        "<style>",
+        "</style>",
+        "<title>",
+        "</title>",
+        "<!--",
+        "-->",
+        "<!-->",
+        "text",
+        "\n",
+        "&amp;",
+        "<br/>",
+        "</br>",
+        "<h1>",
+        "<h2>",
+        "</h1>",
+        "<object>",
+        "</object>",
+        "<input>",
+        "<textarea>",
+        "</textarea>",
+        "<xmp>",
+        "</xmp>",
+        "<![CDATA[",
+        "]]>",
+        "<body>",
+        "</body>",
+        "<html>",
+        "<head>",
+        "</head>",
+        "<ruby>",
+        "<rt>",
+        "<tfoot>",
+        "<hr>",
+        "<img>",
+        "<mglyph>",
+        "<mtext>",
+        "<a>",
+        "<p/>",
+        "<div a='>'>",
+        "<em>",
+        "</em>",
+        "<strong>",
+        "</strong>",
+        "<frameset>",
+        "<iframe>",
+        "</iframe>",
+        "<noscript>",
+        "</noscript>",
+        "<plaintext>",
+        "<h3>",
+        "</h3>",
+        "<label>",
+        "<output>",
+        "<script>",
+        "</script>",
+        "<!--<script>",
+        "<b class=1>",
+        "<b class=2>",
+        "<i id=3>",
+        "<a href=y>",
+        "<u>",
+        "</u>",
+        "<font face=x>",
+        "<thead>",
+        "<tfoot>",
+        "</tfoot>",
+        "</thead>",
+        "<col/>",
+        "</colgroup>",
+        "<rb>",
+        "<rtc>",
+        "<rp>",
+        "</ruby>",
+        "<input type=hidden>",
+        "<frame>",
+        "</frameset>",
+        "<noframes>",
+        "</noframes>",
+        "<dl>",
+        "</dl>",
+        "</li>",
+        "</dd>",
+        "<applet>",
+        "</applet>",
+        "<marquee>",
+        "<optgroup>",
+        "<mo>",
+        "<ms>",
+        "<malignmark>",
+        "<foreignobject>",
+        "<title>x</title>",
+        "<svg/>",
+        "<math/>",
+        "<font size=1>",
+        "</td></tr>",
+        "<pre>",
+        "<listing>",
+        "<center>",
+        "<main>",
+        "<search>",
+        "<dialog>",
+        "</dialog>",
+        "<area>",
+        "<keygen>",
+        "<wbr>",
+        "<embed>",
+        "<param>",
+        "<iframe>x</iframe>",
+        "<noembed>",
+        "<sub>",
+        "<sup>",
+        "<var>",
+        "<code>",
+        "<big>",
+        "<small>",
+        "<s>",
+        "<tt>",
+        "<strike>",
+        "</nobr>",
+        "<image>",
+        "</table></table>",
+        "<caption>x",
+        "</caption>",
+        "<th>",
+        "</th>",
+        "<summary>",
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\">",
+        "<!doctype html>",
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\">",
+        "<!doctype x>",
     ];
 
     fn pieces() -> impl Strategy<Value = String> {
-        (any::<bool>(), proptest::collection::vec(0..PIECES.len(), 0..120)).prop_map(
-            |(doctype, picks)| {
+        (
+            any::<bool>(),
+            proptest::collection::vec(0..PIECES.len(), 0..120),
+        )
+            .prop_map(|(doctype, picks)| {
                 let mut page = String::from(if doctype { "<!doctype html>" } else { "" });
                 for i in picks {
                     page.push_str(PIECES[i]);
                 }
                 page
-            },
-        )
+            })
     }
 
     proptest! {

@@ -291,6 +291,23 @@ fn stray_end_tags_are_cut_and_the_article_kept() {
     assert_eq!(extract_hostile(page), hostile::ARTICLE);
 }
 
+/// Every kind of hostile page extracts (cut where the guard must cut) with
+/// the article that comes before the hostile markup.
+#[test]
+fn hostile_pages_keep_the_article_before_them() {
+    for kind in hostile::KINDS {
+        let page = kind.page(512 << 10);
+        let ex = extract(page.as_bytes(), None, None, &Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", kind.name));
+        assert!(
+            ex.text.contains(hostile::ARTICLE),
+            "{}: {:?}",
+            kind.name,
+            ex.text.get(..200).unwrap_or(&ex.text)
+        );
+    }
+}
+
 #[test]
 fn feed_fragment_becomes_paragraphs() {
     let text = fragment_text(
