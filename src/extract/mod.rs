@@ -22,13 +22,13 @@ pub use text::from_text;
 /// Where the rest of a page is dropped unparsed, to keep parsing linear (see
 /// `nesting`). On 452 real pages (the two dev sets): depth at most 56,
 /// attributes 26, formatting elements open 4, work 0.1 to 0.3 steps a byte
-/// on pages over 400 KiB and at most a third of the budget on any. At the
-/// budget, a page costs some 30 ms per MiB.
+/// on pages over 1 MB and at most 40% of the budget on any. A page that
+/// spends the budget costs some 35 ms per MB (benches/hostile.rs).
 const GUARD: nesting::Limits = nesting::Limits {
     depth: 256,
     attributes: 512,
     formatting: 64,
-    work_per_byte: 6,
+    work_per_byte: 4,
     base_work: 2 << 20,
 };
 
