@@ -20,6 +20,10 @@ pub struct JsonLd {
 /// this many values the rest of a script is ignored.
 const MAX_JSON_VALUES: usize = 10_000;
 
+/// A longer `articleBody` is no article (long ones run to 100 KB), and its
+/// paragraphs would take a parse as costly as the page's.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
 impl JsonLd {
     pub fn parse(scripts: &[String]) -> JsonLd {
         let mut out = JsonLd::default();
@@ -64,6 +68,7 @@ impl JsonLd {
             self.published = text("datePublished").or_else(|| text("dateCreated"));
         }
         if let Some(body) = text("articleBody")
+            && body.len() <= MAX_BODY_BYTES
             && self.body.as_ref().is_none_or(|b| b.len() < body.len())
         {
             self.body = Some(body);
@@ -128,35 +133,44 @@ pub fn title(raw: &RawMeta, ld: &JsonLd) -> Option<String> {
         .find(|t| !t.is_empty())
 }
 
+/// How many names a `<title>` sheds from its end at most.
+const MAX_TITLE_STRIPS: usize = 4;
+
 const TITLE_SEPARATORS: &[&str] = &[" | ", " - ", " — ", " – ", " · ", " :: ", " » ", " / "];
 
 /// Removes a site name from either end of a title. A part equal to the
 /// declared site name always goes; in a `<title>`, where the site suffix is
 /// the custom, the shorter end part goes when it is at most a few words and
-/// the rest is clearly longer.
+/// the rest is clearly longer, a few times at most (each look goes through
+/// the whole title).
 fn strip_site(title: &str, site: Option<&str>, is_html_title: bool) -> String {
-    let title = collapse_ws(title);
-    for sep in TITLE_SEPARATORS {
-        let Some((head, tail)) = title.rsplit_once(sep) else {
-            continue;
-        };
-        if site.is_some_and(|s| tail.trim().eq_ignore_ascii_case(s.trim())) {
-            return head.trim().to_owned();
-        }
-        if let Some((first, rest)) = title.split_once(sep)
-            && site.is_some_and(|s| first.trim().eq_ignore_ascii_case(s.trim()))
-        {
-            return rest.trim().to_owned();
-        }
-        if is_html_title {
-            let tail_words = tail.split_whitespace().count();
-            let head_words = head.split_whitespace().count();
-            if tail_words <= 4 && head_words > tail_words {
-                return strip_site(head, site, true);
+    let mut title = collapse_ws(title);
+    let mut shed = 0;
+    'shed: loop {
+        for sep in TITLE_SEPARATORS {
+            let Some((head, tail)) = title.rsplit_once(sep) else {
+                continue;
+            };
+            if site.is_some_and(|s| tail.trim().eq_ignore_ascii_case(s.trim())) {
+                return head.trim().to_owned();
+            }
+            if let Some((first, rest)) = title.split_once(sep)
+                && site.is_some_and(|s| first.trim().eq_ignore_ascii_case(s.trim()))
+            {
+                return rest.trim().to_owned();
+            }
+            if is_html_title && shed < MAX_TITLE_STRIPS {
+                let tail_words = tail.split_whitespace().count();
+                let head_words = head.split_whitespace().count();
+                if tail_words <= 4 && head_words > tail_words {
+                    title = collapse_ws(head);
+                    shed += 1;
+                    continue 'shed;
+                }
             }
         }
+        return title;
     }
-    title
 }
 
 /// rel=canonical, else og:url, resolved against the page URL; only absolute
@@ -511,6 +525,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_article_body_over_a_mib_is_ignored() {
+        let script = |body: &str| {
+            serde_json::json!({"@type": "NewsArticle", "articleBody": body}).to_string()
+        };
+        let long = "word ".repeat(MAX_BODY_BYTES / 5 + 1);
+        assert_eq!(JsonLd::parse(&[script(&long)]).body, None);
+        let fine = "word ".repeat(1000);
+        assert_eq!(
+            JsonLd::parse(&[script(&fine)]).body.as_deref(),
+            Some(fine.trim())
+        );
+    }
+
+    /// A `<title>` sheds a few trailing names, however many separators it
+    /// has (one recursion per separator overflowed the stack).
+    #[test]
+    fn a_title_of_many_parts_sheds_a_few() {
+        let title = format!("{}end", "part | ".repeat(100_000));
+        let stripped = strip_site(&title, None, true);
+        assert_eq!(stripped.matches(" | ").count(), 100_000 - MAX_TITLE_STRIPS);
+    }
+
+    #[test]
     fn dates_in_publisher_forms_become_utc() {
         let want = Utc.with_ymd_and_hms(2024, 3, 15, 8, 30, 0).unwrap();
         assert_eq!(parse_date("2024-03-15T10:30:00+02:00"), Some(want));
@@ -551,6 +588,14 @@ mod tests {
             "Talks resume in Geneva"
         );
         assert_eq!(strip_site("Talks - resume", None, false), "Talks - resume");
+        assert_eq!(
+            strip_site(
+                "Talks resume in Geneva | World | Europe - Daily",
+                None,
+                true
+            ),
+            "Talks resume in Geneva"
+        );
     }
 
     #[test]

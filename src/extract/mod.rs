@@ -11,19 +11,34 @@ mod charset;
 mod dom;
 mod meta;
 mod nesting;
+mod parse;
 mod text;
-
-use scraper::Html;
 
 use crate::record::Extracted;
 
 pub use charset::{decode, decode_xml};
 pub use text::from_text;
 
-/// Estimated element depth beyond which the rest of a page is dropped
-/// unparsed (see `nesting`). Real pages, counted the same way, stay under
-/// 100; a page nested up to the limit all along costs about 0.3 s per MiB.
-const MAX_NESTING: usize = 256;
+/// Where the rest of a page is dropped unparsed, to keep parsing linear (see
+/// `nesting`). On 452 real pages (the two dev sets): depth at most 56,
+/// attributes 26, formatting elements open 4, work 0.1 to 0.3 steps a byte
+/// on pages over 1 MB and at most 40% of the budget on any. A page that
+/// spends the budget costs some 35 ms per MB (benches/hostile.rs).
+const GUARD: nesting::Limits = nesting::Limits {
+    depth: 256,
+    attributes: 512,
+    formatting: 64,
+    work_per_byte: 4,
+    base_work: 2 << 20,
+};
+
+/// Where parsing stops, should the guard have missed something (see
+/// `parse`): real pages take at most 0.6 steps a byte.
+const METER: parse::Meter = parse::Meter {
+    steps_per_byte: 8,
+    base_steps: 4 << 20,
+    depth: 2 * GUARD.depth as u32,
+};
 
 /// Whatever `Options` say, pages stay under this size: text offsets in the
 /// walked page are 32-bit, and decoding can triple the size.
@@ -78,10 +93,11 @@ pub fn extract(
         return Err(ExtractError::Binary);
     }
     let mut source = decode(bytes, content_type);
-    if let Some(cut) = nesting::too_deep_at(&source, MAX_NESTING) {
-        source.truncate(cut);
+    if let Some(cut) = nesting::cut(&source, &GUARD) {
+        tracing::debug!(at = cut.at, reason = ?cut.reason, "page cut before parsing");
+        source.truncate(cut.at);
     }
-    let html = Html::parse_document(&source);
+    let html = parse::document(&source, &METER);
     drop(source);
     let page = dom::walk(&html);
     drop(html);
@@ -113,11 +129,11 @@ pub fn extract(
 /// Plain text of an HTML fragment (a feed item's `content:encoded` or
 /// description): every paragraph, separated by blank lines.
 pub fn fragment_text(html: &str) -> String {
-    let html = match nesting::too_deep_at(html, MAX_NESTING) {
-        Some(cut) => &html[..cut],
+    let html = match nesting::cut_fragment(html, &GUARD) {
+        Some(cut) => &html[..cut.at],
         None => html,
     };
-    body::all_text(&dom::walk(&Html::parse_fragment(html)))
+    body::all_text(&dom::walk(&parse::fragment(html, &METER)))
 }
 
 /// Binary files carry NUL and other control bytes that no text page does.
@@ -144,15 +160,29 @@ fn ld_paragraphs(body: &str) -> String {
     if body.contains('<') {
         return fragment_text(body);
     }
+    if body.contains('&') {
+        // One parse for all lines (one per line cost microseconds a line):
+        // line breaks become `<br>`s, which end paragraphs.
+        return fragment_text(&body.lines().collect::<Vec<_>>().join("<br>"));
+    }
     body.lines()
-        .map(|line| {
-            if line.contains('&') {
-                fragment_text(line)
-            } else {
-                dom::collapse_ws(line)
-            }
-        })
+        .map(dom::collapse_ws)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_ld_lines_become_paragraphs_with_references_resolved() {
+        let body = "First line &amp; more.\n\n  Second   line.\r\nThird &lt;b&gt; line.\n&nbsp;\n";
+        assert_eq!(
+            ld_paragraphs(body),
+            "First line & more.\n\nSecond line.\n\nThird <b> line."
+        );
+        assert_eq!(ld_paragraphs("One.\n\nTwo  words.\n"), "One.\n\nTwo words.");
+    }
 }

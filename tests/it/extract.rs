@@ -2,6 +2,9 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use tidings::extract::{ExtractError, Options, decode, extract, fragment_text};
 
+#[path = "hostile.rs"]
+mod hostile;
+
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/extract/{name}",
@@ -262,6 +265,47 @@ fn pathological_nesting_is_cut_and_the_text_before_it_kept() {
         ex.text,
         "An ordinary paragraph comes first, long enough to count as article text."
     );
+}
+
+/// What a hostile page gives: its article, and nothing of the paragraph
+/// that follows the hostile markup, which the guard cuts off.
+fn extract_hostile(mut page: String) -> String {
+    page.push_str("<p>Buried after the hostile markup is a paragraph that the guard cuts off.</p>");
+    extract(page.as_bytes(), None, None, &Options::default())
+        .expect("extracts")
+        .text
+}
+
+/// html5ever ignores `/>` on a non-void HTML element: 100 000 `<div/>`
+/// nest 100 000 deep unless the guard counts them.
+#[test]
+fn self_closing_divs_are_cut_and_the_article_kept() {
+    let page = hostile::kind("self_closing_divs").repeated(100_000);
+    assert_eq!(extract_hostile(page), hostile::ARTICLE);
+}
+
+/// An end tag that closes nothing is ignored: `<div></b>` nests.
+#[test]
+fn stray_end_tags_are_cut_and_the_article_kept() {
+    let page = hostile::kind("stray_end_tags").repeated(100_000);
+    assert_eq!(extract_hostile(page), hostile::ARTICLE);
+}
+
+/// Every kind of hostile page extracts (cut where the guard must cut) with
+/// the article that comes before the hostile markup.
+#[test]
+fn hostile_pages_keep_the_article_before_them() {
+    for kind in hostile::KINDS {
+        let page = kind.page(512 << 10);
+        let ex = extract(page.as_bytes(), None, None, &Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", kind.name));
+        assert!(
+            ex.text.contains(hostile::ARTICLE),
+            "{}: {:?}",
+            kind.name,
+            ex.text.get(..200).unwrap_or(&ex.text)
+        );
+    }
 }
 
 #[test]
