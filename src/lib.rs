@@ -26,3 +26,4 @@ pub mod seeds;
 pub mod sink;
 pub mod state;
 pub mod tag;
+pub mod url;

@@ -18,13 +18,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::{self, Config};
-use crate::dedup::canonicalize_url;
 use crate::fetch::http::{FetchError, Http, Validators};
 use crate::fetch::local::FeedItem;
 use crate::pipeline::{Ack, Counters};
 use crate::record::{Article, Body, Source, SourceKind, timestamp};
 use crate::redact;
 use crate::state::{FeedState, ItemKey, ItemStatus, State};
+use crate::url::canonicalize;
 
 /// A page that failed this many times is given up on.
 const MAX_ITEM_ATTEMPTS: u32 = 5;
@@ -294,7 +294,7 @@ impl Poller {
                 page: item
                     .url
                     .as_deref()
-                    .and_then(|u| canonicalize_url(&redact::url(u))),
+                    .and_then(|u| canonicalize(&redact::url(u))),
             };
             if !self.lock().item_finished(&key, &self.sinks)? {
                 fresh.push((key, item));
