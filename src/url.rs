@@ -4,6 +4,8 @@
 //! parameters, mobile and AMP hosts, fragments); the record id, the feed
 //! item key and the dedup index all compare the canonical form.
 
+use ::url::Url;
+
 /// Canonical form of a URL for exact matching, or `None` when `raw` is not an
 /// absolute http(s) URL.
 ///
@@ -13,16 +15,21 @@
 /// AMP query parameters; the remaining query parameters are sorted. Paths keep
 /// their case and trailing slash: servers may tell those apart.
 pub fn canonicalize(raw: &str) -> Option<String> {
-    let mut url = ::url::Url::parse(raw.trim()).ok()?;
+    let mut url = Url::parse(raw.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
     url.set_fragment(None);
-
     let host = url.host_str()?.trim_end_matches('.').to_string();
-    let host = strip_variant_prefix(&host);
-    url.set_host(Some(&host)).ok()?;
+    url.set_host(Some(&strip_variant_prefix(&host))).ok()?;
+    strip_amp_segment(&mut url);
+    strip_tracking_params(&mut url);
+    Some(url.into())
+}
 
+/// Drops an `amp` segment at either end of the path, unless it is the
+/// whole path.
+fn strip_amp_segment(url: &mut Url) {
     let segments: Vec<String> = url
         .path_segments()
         .map(|s| s.map(str::to_string).collect())
@@ -49,7 +56,10 @@ pub fn canonicalize(raw: &str) -> Option<String> {
         }
         url.set_path(&path);
     }
+}
 
+/// Drops tracking and AMP query parameters and sorts the others.
+fn strip_tracking_params(url: &mut Url) {
     let mut params: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(k, v)| !is_tracking_param(k, v))
@@ -61,7 +71,6 @@ pub fn canonicalize(raw: &str) -> Option<String> {
     } else {
         url.query_pairs_mut().clear().extend_pairs(params);
     }
-    Some(url.into())
 }
 
 /// Drops a `www.`, mobile or AMP host prefix, unless that would leave a bare
