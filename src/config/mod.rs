@@ -19,7 +19,7 @@ pub use section::{Report, Section};
 use crate::redact;
 
 /// The config compiled into the binary, used when no `--config` is given.
-pub const EMBEDDED: &str = include_str!("../config/tidings.toml");
+pub const EMBEDDED: &str = include_str!("../../config/tidings.toml");
 
 /// One problem found in a config, with the file and the key it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
