@@ -11,6 +11,10 @@ use super::hash::hash_bytes;
 /// is inside quotation marks. Normalization: NFKC, lowercase, words are the
 /// maximal runs of alphanumeric characters (so quotes, dashes and
 /// apostrophes fold away), boilerplate lines skipped.
+// Inlined into `Fingerprint::of`, its one caller, as before dedup was split
+// into files: out of line it ran ~0.2% more instructions and measured up to
+// 2% slower in the fingerprint benchmark.
+#[inline]
 pub(super) fn word_hashes(text: &str) -> (Vec<u64>, Vec<bool>) {
     let mut words = Vec::new();
     let mut quoted = Vec::new();
