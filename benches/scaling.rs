@@ -95,7 +95,13 @@ fn backfill(cpus: &str, corpus: &Path) -> Duration {
     .unwrap();
     let started = Instant::now();
     let out = Command::new("taskset")
-        .args(["-c", cpus, env!("CARGO_BIN_EXE_tidings"), "backfill", "--config"])
+        .args([
+            "-c",
+            cpus,
+            env!("CARGO_BIN_EXE_tidings"),
+            "backfill",
+            "--config",
+        ])
         .arg(&config)
         .arg(corpus)
         .output()

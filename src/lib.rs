@@ -28,3 +28,4 @@ pub mod settings;
 pub mod sink;
 pub mod state;
 pub mod tag;
+pub mod url;

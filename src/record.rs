@@ -252,7 +252,7 @@ pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String
         Some(url) => {
             // Tracking parameters, fragments and host spellings do not make
             // another article.
-            let url = crate::dedup::canonicalize_url(url).unwrap_or_else(|| url.to_string());
+            let url = crate::url::canonicalize(url).unwrap_or_else(|| url.to_string());
             sha256_hex(format!("url\0{url}").as_bytes(), 24)
         }
         None => {

@@ -420,7 +420,7 @@ impl Poller {
                 page: item
                     .url
                     .as_deref()
-                    .and_then(|u| crate::dedup::canonicalize_url(&redact::url(u))),
+                    .and_then(|u| crate::url::canonicalize(&redact::url(u))),
             };
             items.push((key, item));
         }

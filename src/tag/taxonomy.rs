@@ -415,3 +415,14 @@ fn check_cues(p: &mut Vec<String>, key: &str, cues: &BTreeMap<String, f64>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_taxonomy_has_no_problems() {
+        let problems = Taxonomy::embedded().problems();
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+}

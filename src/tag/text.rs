@@ -375,6 +375,22 @@ pub fn ends_on_boundary(text: &str, start: usize, end: usize) -> bool {
     !(last && tail.chars().next().is_some_and(is_word))
 }
 
+/// Whether one of `phrases` (folded) ends, on a word boundary, one space
+/// before `start`.
+pub fn preceded_by(text: &str, start: usize, phrases: &[String]) -> bool {
+    let head = text.get(..start).unwrap_or("");
+    let head = head.strip_suffix([' ', '\n']).unwrap_or("");
+    let last = head.as_bytes().last();
+    // Most phrases already differ in their last byte, which is cheaper to
+    // compare than the whole phrase.
+    phrases.iter().any(|p| {
+        p.as_bytes().last() == last
+            && head
+                .strip_suffix(p.as_str())
+                .is_some_and(|rest| !rest.chars().next_back().is_some_and(is_word))
+    })
+}
+
 /// Abbreviations whose period does not end a sentence (folded).
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sen", "rep", "gov", "jr", "sr", "vs", "no",

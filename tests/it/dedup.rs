@@ -2,8 +2,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use tidings::dedup::{Fingerprint, Index, Keys, Params, canonicalize_url};
+use tidings::dedup::{Fingerprint, Index, Keys, Params};
 use tidings::record::DupMethod;
+use tidings::url::canonicalize;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -486,12 +487,12 @@ fn canonical_urls() {
         ("", None),
     ];
     for (raw, want) in cases {
-        assert_eq!(canonicalize_url(raw).as_deref(), want, "{raw}");
+        assert_eq!(canonicalize(raw).as_deref(), want, "{raw}");
     }
     // Canonical forms are fixed points.
     for (raw, _) in cases {
-        if let Some(c) = canonicalize_url(raw) {
-            assert_eq!(canonicalize_url(&c).as_deref(), Some(c.as_str()), "{raw}");
+        if let Some(c) = canonicalize(raw) {
+            assert_eq!(canonicalize(&c).as_deref(), Some(c.as_str()), "{raw}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per behaviour area.
 
+mod architecture;
 mod backfill;
 mod config;
 mod daemon;
