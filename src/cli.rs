@@ -21,6 +21,7 @@ use crate::flow::Body;
 use crate::observe::{self, LogFormat, Summary};
 use crate::pipeline::{self, Mode};
 use crate::record::Article;
+use crate::settings::Problem;
 use crate::sink;
 use crate::state::State;
 use crate::tag::Taxonomy;
@@ -485,11 +486,16 @@ fn check(config: Option<&Path>) -> i32 {
         None => ("<embedded taxonomy>".to_string(), Ok(Taxonomy::embedded())),
     };
     let problems = match taxonomy {
-        Ok(t) => t.problems(),
-        Err(e) => vec![format!("{:#}", anyhow::Error::from(e))],
+        Ok(t) => t.problems(&file),
+        Err(e) => vec![Problem {
+            file,
+            key: String::new(),
+            message: format!("{:#}", anyhow::Error::from(e)),
+            line: None,
+        }],
     };
     for problem in &problems {
-        println!("{file}: {problem}");
+        println!("{problem}");
     }
     if problems.is_empty() {
         observe::notice(Level::INFO, &format!("{}: ok", cfg.origin));

@@ -42,7 +42,7 @@ impl Tagger {
     /// Compiles `taxonomy`; refuses one with problems (see
     /// [`Taxonomy::problems`]).
     pub fn new(taxonomy: &Taxonomy) -> Result<Tagger, TaxonomyError> {
-        let problems = taxonomy.problems();
+        let problems = taxonomy.issues();
         if !problems.is_empty() {
             return Err(TaxonomyError::Invalid(problems));
         }

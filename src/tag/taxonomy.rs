@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::settings::Problem;
+
 use super::text::{is_word, normalize_pattern};
 use crate::record::ActorKind;
 
@@ -200,8 +202,25 @@ impl Taxonomy {
         Taxonomy::from_toml(&text)
     }
 
-    /// Every semantic problem, each naming its key path.
-    pub fn problems(&self) -> Vec<String> {
+    /// Every semantic problem of the taxonomy read from `file`, with its key.
+    pub fn problems(&self, file: &str) -> Vec<Problem> {
+        self.issues()
+            .into_iter()
+            .map(|issue| {
+                // Every issue is written "key: message" (see `issues`).
+                let (key, message) = issue.split_once(": ").unwrap_or(("", &issue));
+                Problem {
+                    file: file.to_string(),
+                    key: key.to_string(),
+                    message: message.to_string(),
+                    line: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Every semantic problem, one line each, `key: message`.
+    pub(super) fn issues(&self) -> Vec<String> {
         let mut p = Vec::new();
         self.check_actors(&mut p);
         self.check_topics(&mut p);
@@ -422,7 +441,7 @@ mod tests {
 
     #[test]
     fn embedded_taxonomy_has_no_problems() {
-        let problems = Taxonomy::embedded().problems();
+        let problems = Taxonomy::embedded().problems("<embedded taxonomy>");
         assert!(problems.is_empty(), "{problems:#?}");
     }
 }

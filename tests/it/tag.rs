@@ -419,7 +419,8 @@ threshold = 0.6
 #[test]
 fn a_new_actor_and_topic_need_only_config() {
     let taxonomy = Taxonomy::from_toml(SMALL).unwrap();
-    assert!(taxonomy.problems().is_empty(), "{:?}", taxonomy.problems());
+    let problems = taxonomy.problems("small.toml");
+    assert!(problems.is_empty(), "{problems:?}");
     let t = Tagger::new(&taxonomy).unwrap();
     let tags = t.tag(
         "Orbán defends pipeline",
@@ -454,7 +455,13 @@ fn problems_name_every_mistake_with_its_key() {
         + "\n[[topics]]\nid = \"other\"\nlabel = \"Other\"\nthreshold = 0.5\nexclude = [\"'s\"]\n"
         + "[topics.cues]\n\"gas\" = 0.5\n";
     let taxonomy = Taxonomy::from_toml(&bad).unwrap();
-    let problems = taxonomy.problems().join("\n");
+    let problems: Vec<String> = taxonomy
+        .problems("bad.toml")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(problems.iter().all(|p| p.starts_with("bad.toml: ")));
+    let problems = problems.join("\n");
     for expected in [
         "topics[0].threshold: 1.5 is out of range",
         "relevance.anchors[1]: unknown actor id `poland`",
