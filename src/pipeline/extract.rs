@@ -43,53 +43,56 @@ impl Limits {
     }
 }
 
+/// One extraction worker: a thread of its own for as long as the stage
+/// runs, blocking on the channels (a page's extraction takes milliseconds of
+/// CPU; an async hop per page would leave the core idle between pages).
 pub async fn worker(
     rx: Receiver<Document>,
     tx: Sender<Parsed>,
     limits: Limits,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
-    while let Ok(doc) = rx.recv().await {
-        let limits = limits.clone();
-        let started = Instant::now();
-        let (parsed, ack, name) = tokio::task::spawn_blocking(move || {
-            let name = doc.describe().to_string();
-            let extracted = doc.body.extract(doc.url.as_deref(), &limits.extract);
-            let ack = doc.ack;
-            let parsed = extracted.map(|mut ex| {
-                ex.truncated = cap_text(&mut ex.text, limits.max_text_bytes);
-                let fingerprint = Fingerprint::of(&ex.text);
-                let own_seed = Path::new(&doc.origin.location)
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .map(str::to_string);
-                let article =
-                    Article::new(doc.origin, doc.url, doc.guid, doc.fetched_at, doc.hints, ex);
-                (article, fingerprint, own_seed)
-            });
-            (parsed, ack, name)
-        })
-        .await?;
-        metrics::histogram!("tidings_stage_seconds", "stage" => "extract")
-            .record(started.elapsed().as_secs_f64());
-        match parsed {
-            Ok((article, fingerprint, own_seed)) => {
-                let parsed = Parsed {
-                    article,
-                    fingerprint,
-                    own_seed,
-                    ack,
-                };
-                if tx.send(parsed).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(source = name, "skipped: {e}");
-                counters.skip("extract", &e.to_string());
-                ack.done(Outcome::Skipped);
+    tokio::task::spawn_blocking(move || {
+        while let Ok(doc) = rx.recv_blocking() {
+            let started = Instant::now();
+            let parsed = parse(doc, &limits, &counters);
+            metrics::histogram!("tidings_stage_seconds", "stage" => "extract")
+                .record(started.elapsed().as_secs_f64());
+            if let Some(parsed) = parsed
+                && tx.send_blocking(parsed).is_err()
+            {
+                break;
             }
         }
-    }
+    })
+    .await?;
     Ok(())
+}
+
+/// The document's article and fingerprint; `None` (a counted skip, its
+/// source told) when it has no article text.
+fn parse(doc: Document, limits: &Limits, counters: &Counters) -> Option<Parsed> {
+    let extracted = doc.body.extract(doc.url.as_deref(), &limits.extract);
+    let mut ex = match extracted {
+        Ok(ex) => ex,
+        Err(e) => {
+            tracing::warn!(source = doc.describe(), "skipped: {e}");
+            counters.skip("extract", &e.to_string());
+            doc.ack.done(Outcome::Skipped);
+            return None;
+        }
+    };
+    ex.truncated = cap_text(&mut ex.text, limits.max_text_bytes);
+    let fingerprint = Fingerprint::of(&ex.text);
+    let own_seed = Path::new(&doc.origin.location)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string);
+    let article = Article::new(doc.origin, doc.url, doc.guid, doc.fetched_at, doc.hints, ex);
+    Some(Parsed {
+        article,
+        fingerprint,
+        own_seed,
+        ack: doc.ack,
+    })
 }

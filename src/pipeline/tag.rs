@@ -26,30 +26,30 @@ pub fn load_tagger(cfg: &Config) -> anyhow::Result<Tagger> {
     Ok(Tagger::new(&taxonomy)?)
 }
 
+/// One tagging worker: a thread of its own for as long as the stage runs
+/// (see the extract stage's workers).
 pub async fn worker(
     rx: Receiver<Checked>,
     tx: Sender<Tagged>,
     tagger: Arc<Tagger>,
 ) -> anyhow::Result<()> {
-    while let Ok(checked) = rx.recv().await {
-        let tagger = tagger.clone();
-        let started = Instant::now();
-        let tagged = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
+        while let Ok(checked) = rx.recv_blocking() {
+            let started = Instant::now();
             let tags = tagger.tag(&checked.article.title, &checked.article.text);
-            Tagged { checked, tags }
-        })
-        .await?;
-        metrics::histogram!("tidings_stage_seconds", "stage" => "tag")
-            .record(started.elapsed().as_secs_f64());
-        if tagged.tags.relevant {
-            metrics::counter!("tidings_relevant_total").increment(1);
+            metrics::histogram!("tidings_stage_seconds", "stage" => "tag")
+                .record(started.elapsed().as_secs_f64());
+            if tags.relevant {
+                metrics::counter!("tidings_relevant_total").increment(1);
+            }
+            for topic in &tags.topics {
+                metrics::counter!("tidings_topics_total", "topic" => topic.id.clone()).increment(1);
+            }
+            if tx.send_blocking(Tagged { checked, tags }).is_err() {
+                break;
+            }
         }
-        for topic in &tagged.tags.topics {
-            metrics::counter!("tidings_topics_total", "topic" => topic.id.clone()).increment(1);
-        }
-        if tx.send(tagged).await.is_err() {
-            break;
-        }
-    }
+    })
+    .await?;
     Ok(())
 }

@@ -124,10 +124,11 @@ impl State {
     pub fn verdict(&self, id: &str) -> Result<Option<Option<Duplicate>>, StateError> {
         let stored = self
             .conn
-            .query_row("SELECT verdict FROM records WHERE id = ?1", [id], |r| {
-                r.get::<_, Option<String>>(0)
+            .prepare_cached("SELECT verdict FROM records WHERE id = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |r| r.get::<_, Option<String>>(0))
+                    .optional()
             })
-            .optional()
             .map_err(|e| self.err(e))?;
         Ok(stored.map(|v| v.and_then(|json| serde_json::from_str(&json).ok())))
     }
