@@ -18,13 +18,14 @@ use crate::fetch::feeds::FeedSource;
 use crate::fetch::http;
 use crate::fetch::local::{self, FileSource, Progress};
 use crate::flow::Body;
-use crate::observe::{self, LogFormat, Summary};
+use crate::observe::{self, Counters, LogFormat, Summary};
 use crate::pipeline::{self, Mode};
 use crate::record::Article;
 use crate::settings::Problem;
 use crate::sink;
-use crate::state::State;
+use crate::state::{State, Store};
 use crate::tag::Taxonomy;
+use crate::web;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -213,35 +214,42 @@ async fn run_to_end(
 async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i32> {
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone())?;
-    if let Some(addr) = cfg.metrics_listen {
-        // Bound before anything runs: a port in use is an error at start, and
-        // with port 0 the log says which port the system gave.
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding the metrics listener on {addr}"))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, "metrics and /healthz listening");
-        let handle = crate::observe::install_metrics()?;
-        let stop = shutdown.clone();
-        let dir = cfg.state_dir.clone();
-        let probe: crate::observe::Probe = Arc::new(move || match State::open_read_only(&dir) {
-            Ok(Some(state)) => state
-                .probe()
-                .err()
-                .map(|e| format!("{e:#}"))
-                .into_iter()
-                .collect(),
-            Ok(None) => vec![format!("state store: none in {}", dir.display())],
-            Err(e) => vec![format!("{e:#}")],
-        });
+    if cfg.feeds.is_empty() {
+        bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
+    }
+    let metrics = match cfg.metrics_listen.is_some() || cfg.web.is_some() {
+        true => Some(observe::install_metrics()?),
+        false => None,
+    };
+    let probe = state_probe(&cfg.state_dir);
+    if let (Some(addr), Some(handle)) = (cfg.metrics_listen, &metrics) {
+        let listener = bind(addr, "metrics and /healthz listening").await?;
+        let (handle, probe, stop) = (handle.clone(), probe.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::observe::serve(listener, handle, probe, stop).await {
+            if let Err(e) = observe::serve(listener, handle, probe, stop).await {
                 tracing::error!("metrics listener: {e:#}");
             }
         });
     }
-    if cfg.feeds.is_empty() {
-        bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
+    let store = Store::open(&cfg.state_dir)
+        .await
+        .context("opening the state store")?;
+    let counters = Arc::new(Counters::default());
+    if let Some(page) = &cfg.web {
+        let listener = bind(page.listen, "status page listening").await?;
+        let app = web::App {
+            store: store.clone(),
+            counters: counters.clone(),
+            metrics,
+            token: page.token.as_deref().map(Arc::from),
+            probe,
+        };
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = web::serve(listener, app, stop).await {
+                tracing::error!("status page: {e:#}");
+            }
+        });
     }
     let source = Box::new(FeedSource {
         feeds: cfg.feeds.clone(),
@@ -251,8 +259,37 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
         sequential: false,
     });
     let mode = if once { Mode::OneShot } else { Mode::Daemon };
-    let run = pipeline::run(&cfg, source, mode, shutdown.clone());
-    run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await
+    let run = pipeline::run_on(&cfg, &store, source, mode, shutdown.clone(), counters);
+    let code = run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await;
+    store.close().await;
+    code
+}
+
+/// A listener bound before anything runs (a port in use is an error at
+/// start); the log line says where, which matters with port 0.
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "{what}");
+    Ok(listener)
+}
+
+/// `/healthz`'s look at the state store: a connection of its own, so a
+/// store that no longer answers shows.
+fn state_probe(dir: &Path) -> observe::Probe {
+    let dir = dir.to_path_buf();
+    Arc::new(move || match State::open_read_only(&dir) {
+        Ok(Some(state)) => state
+            .probe()
+            .err()
+            .map(|e| format!("{e:#}"))
+            .into_iter()
+            .collect(),
+        Ok(None) => vec![format!("state store: none in {}", dir.display())],
+        Err(e) => vec![format!("{e:#}")],
+    })
 }
 
 /// The feeds a fixture was recorded with, so `replay` needs no config;

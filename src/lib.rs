@@ -29,3 +29,4 @@ pub mod sink;
 pub mod state;
 pub mod tag;
 pub mod url;
+pub mod web;

@@ -31,20 +31,104 @@ static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 /// page it coped with (html5ever's "foster parenting not implemented") are
 /// no news to whoever runs tidings.
 pub fn init_logging(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("error,tidings={default_level}")));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder
-            .with_ansi(false)
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(ProblemLog);
+    let _ = match format {
+        LogFormat::Text => registry
+            .with(fmt.with_ansi(std::io::stderr().is_terminal()))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt.with_ansi(false)
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true),
+            )
+            .try_init(),
+    };
+}
+
+/// A warning or error logged lately, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Logged {
+    pub at: String,
+    pub level: String,
+    pub message: String,
+}
+
+/// How many recent warnings and errors are kept.
+const PROBLEMS_KEPT: usize = 200;
+
+fn problem_log() -> &'static std::sync::Mutex<std::collections::VecDeque<Logged>> {
+    static LOG: OnceLock<std::sync::Mutex<std::collections::VecDeque<Logged>>> = OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+/// The latest warnings and errors, newest first.
+pub fn recent_problems() -> Vec<Logged> {
+    let log = problem_log().lock().unwrap_or_else(|e| e.into_inner());
+    log.iter().rev().cloned().collect()
+}
+
+/// Keeps the last [`PROBLEMS_KEPT`] warnings and errors that pass the log
+/// filter, message and fields on one line (secrets hidden, as in the logs).
+struct ProblemLog;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ProblemLog {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let level = *event.metadata().level();
+        if level > Level::WARN {
+            return;
+        }
+        let mut line = OneLine(String::new());
+        event.record(&mut line);
+        let logged = Logged {
+            at: crate::record::timestamp(chrono::Utc::now()),
+            level: level.to_string(),
+            message: crate::redact::text(&line.0),
+        };
+        let mut log = problem_log().lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == PROBLEMS_KEPT {
+            log.pop_front();
+        }
+        log.push_back(logged);
+    }
+}
+
+/// An event's message, then its fields as `name=value`.
+struct OneLine(String);
+
+impl tracing::field::Visit for OneLine {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() == "message" {
+            let rest = std::mem::take(&mut self.0);
+            let _ = write!(self.0, "{value:?}");
+            if !rest.is_empty() {
+                self.0.push(' ');
+                self.0.push_str(&rest);
+            }
+        } else {
+            let sep = if self.0.is_empty() { "" } else { " " };
+            let _ = write!(self.0, "{sep}{}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
     }
 }
 
@@ -111,7 +195,8 @@ pub fn error_chain(error: &anyhow::Error) -> String {
 /// notices, whoever serves the probe.
 #[derive(Default)]
 pub struct Health {
-    failing: std::sync::Mutex<std::collections::BTreeMap<String, (String, String)>>,
+    /// Each component known, with `(since, reason)` while it fails.
+    components: std::sync::Mutex<std::collections::BTreeMap<String, Option<(String, String)>>>,
 }
 
 /// The process's health board.
@@ -124,27 +209,38 @@ impl Health {
     /// `component` fails: `reason`, since its first failure in a row.
     pub fn failing(&self, component: &str, reason: &str) {
         let now = crate::record::timestamp(chrono::Utc::now());
-        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = failing
+        let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = components
             .entry(component.to_string())
-            .or_insert_with(|| (now, String::new()));
+            .or_default()
+            .get_or_insert_with(|| (now, String::new()));
         entry.1 = reason.to_string();
     }
 
-    /// `component` works (again).
+    /// `component` works (again); a component not seen before is now known.
     pub fn ok(&self, component: &str) {
-        let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        failing.remove(component);
+        let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        components.insert(component.to_string(), None);
     }
 
     /// One line per failing component; empty when all is well.
     pub fn problems(&self) -> Vec<String> {
-        let failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        failing
+        let components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        components
             .iter()
-            .map(|(component, (since, reason))| {
-                format!("{component}: failing since {since}: {reason}")
+            .filter_map(|(component, failing)| {
+                let (since, reason) = failing.as_ref()?;
+                Some(format!("{component}: failing since {since}: {reason}"))
             })
+            .collect()
+    }
+
+    /// Every component known, with `(since, reason)` while it fails.
+    pub fn components(&self) -> Vec<(String, Option<(String, String)>)> {
+        let components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        components
+            .iter()
+            .map(|(c, f)| (c.clone(), f.clone()))
             .collect()
     }
 }
@@ -282,6 +378,7 @@ pub struct Counters {
     already_present: AtomicU64,
     dead_lettered: AtomicU64,
     skipped: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    depths: std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>>,
 }
 
 impl Counters {
@@ -312,6 +409,19 @@ impl Counters {
     pub fn dead_lettered(&self) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("tidings_dead_letters_total").increment(1);
+    }
+
+    /// How full a queue between stages is now.
+    pub fn queue_depth(&self, queue: &'static str, len: usize) {
+        metrics::gauge!("tidings_queue_depth", "queue" => queue).set(len as f64);
+        let mut depths = self.depths.lock().unwrap_or_else(|e| e.into_inner());
+        depths.insert(queue, len);
+    }
+
+    /// The queues' depths last seen.
+    pub fn queue_depths(&self) -> Vec<(&'static str, usize)> {
+        let depths = self.depths.lock().unwrap_or_else(|e| e.into_inner());
+        depths.iter().map(|(q, n)| (*q, *n)).collect()
     }
 
     pub fn summary(&self, elapsed: std::time::Duration) -> Summary {

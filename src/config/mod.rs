@@ -17,6 +17,7 @@ use crate::redact;
 pub use crate::settings::Problem;
 use crate::settings::{Report, Section};
 use crate::sink::{self, Place};
+use crate::web;
 
 /// The config compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED: &str = include_str!("../../config/tidings.toml");
@@ -40,6 +41,8 @@ pub struct Config {
     pub poll: Poll,
     /// Address of the `/metrics` and `/healthz` listener; `None`: no listener.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The status page; `None`: off.
+    pub web: Option<web::Config>,
     pub feeds: Vec<Feed>,
     pub sinks: Vec<sink::Config>,
 }
@@ -199,6 +202,10 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     });
     s.finish();
 
+    let mut s = root.table("web");
+    let web = web::Config::read(&mut s, base);
+    s.finish();
+
     let feeds = feeds(root.tables("feeds"));
     let sinks = sinks(root.tables("sinks"), base);
     let sinks = if sinks.is_empty() {
@@ -219,6 +226,7 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
         http,
         poll,
         metrics_listen,
+        web,
         feeds,
         sinks,
     }

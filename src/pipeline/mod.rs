@@ -54,24 +54,27 @@ pub async fn run(
     mode: Mode,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
-    let started = Instant::now();
     let store = Store::open(&cfg.state_dir)
         .await
         .context("opening the state store")?;
-    let result = run_with(cfg, source, mode, shutdown, &store).await;
+    let result = run_on(cfg, &store, source, mode, shutdown, Arc::default()).await;
     // The folder's lock goes with the store, before the caller goes on (a
     // replay runs the pipeline again at once).
     store.close().await;
-    result.map(|counters| counters.summary(started.elapsed()))
+    result
 }
 
-async fn run_with(
+/// Runs the pipeline on a store the caller opened (and shares, with the
+/// status page), counting into `counters` (which the page reads).
+pub async fn run_on(
     cfg: &Config,
+    store: &Store,
     source: Box<dyn Source>,
     mode: Mode,
     shutdown: CancellationToken,
-    store: &Store,
-) -> anyhow::Result<Arc<Counters>> {
+    counters: Arc<Counters>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
     let delivered = store
         .call(|s| s.delivered())
         .await
@@ -81,18 +84,20 @@ async fn run_with(
     let tagger = Arc::new(load_tagger(cfg)?);
     let patience = (mode == Mode::OneShot).then_some(cfg.pipeline.sink_wait);
     let outputs = Outputs::open(&cfg.sinks, store, patience).await?;
-    let counters = Arc::new(Counters::default());
     let cap = cfg.pipeline.channel_capacity;
     let (to_extract, extract_rx) = async_channel::bounded::<Document>(cap);
     let (to_dedup, dedup_rx) = async_channel::bounded(cap);
     let (to_tag, tag_rx) = async_channel::bounded(cap);
     let (to_sink, sink_rx) = async_channel::bounded(cap);
-    tokio::spawn(report_queue_depths(vec![
-        ("extract", depth(&to_extract)),
-        ("dedup", depth(&to_dedup)),
-        ("tag", depth(&to_tag)),
-        ("sink", depth(&to_sink)),
-    ]));
+    tokio::spawn(report_queue_depths(
+        counters.clone(),
+        vec![
+            ("extract", depth(&to_extract)),
+            ("dedup", depth(&to_dedup)),
+            ("tag", depth(&to_tag)),
+            ("sink", depth(&to_sink)),
+        ],
+    ));
 
     // A stage that fails stops the source too, so the rest drains and the run
     // ends instead of polling into a pipeline that no longer moves.
@@ -151,6 +156,10 @@ async fn run_with(
             size: cfg.pipeline.batch_size,
             timeout: cfg.pipeline.batch_timeout,
         },
+        cfg.web.as_ref().map(|w| sink::Window {
+            keep: w.keep,
+            most: w.keep_records,
+        }),
         counters.clone(),
     )));
 
@@ -164,7 +173,7 @@ async fn run_with(
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok(counters),
+        None => Ok(counters.summary(started.elapsed())),
     }
 }
 
@@ -179,14 +188,14 @@ fn depth<T: Send + 'static>(tx: &Sender<T>) -> DepthProbe {
     Box::new(move || weak.upgrade().map(|tx| tx.len()))
 }
 
-/// Sets `tidings_queue_depth{queue}` every second while any queue exists.
-async fn report_queue_depths(queues: Vec<(&'static str, DepthProbe)>) {
+/// Notes the queues' depths every second while any queue exists.
+async fn report_queue_depths(counters: Arc<Counters>, queues: Vec<(&'static str, DepthProbe)>) {
     loop {
         let mut alive = false;
         for (name, probe) in &queues {
             if let Some(len) = probe() {
                 alive = true;
-                metrics::gauge!("tidings_queue_depth", "queue" => *name).set(len as f64);
+                counters.queue_depth(name, len);
             }
         }
         if !alive {

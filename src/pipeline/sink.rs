@@ -21,11 +21,18 @@ pub struct Batching {
     pub timeout: Duration,
 }
 
+/// The window of recent records the status page shows: how long, how many.
+pub struct Window {
+    pub keep: Duration,
+    pub most: usize,
+}
+
 pub async fn stage(
     rx: Receiver<Tagged>,
     mut outputs: Outputs,
     store: Store,
     batching: Batching,
+    window: Option<Window>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
     loop {
@@ -75,6 +82,16 @@ pub async fn stage(
         store
             .call(move |s| s.mark_delivered(&deliveries, &positions))
             .await?;
+        if let Some(window) = &window {
+            let written: Vec<Record> = records.iter().map(|(r, _)| r.clone()).collect();
+            let keep_since = now - chrono::Duration::from_std(window.keep).unwrap_or_default();
+            let most = window.most;
+            store.send(move |s| {
+                if let Err(e) = s.remember(&written, now, keep_since, most) {
+                    tracing::warn!("keeping records for the status page: {e:#}");
+                }
+            });
+        }
         for ((record, _), ack) in records.into_iter().zip(acks) {
             ack.done(Outcome::Written { record: record.id });
         }

@@ -64,6 +64,8 @@ impl Outputs {
         };
         for config in configs {
             let mut sink = Sink::open(config, patience).await.context("opening sink")?;
+            // Known to the health board (and the status page) from now on.
+            crate::observe::health().ok(&sink.name());
             let id = outputs.catch_up(&mut sink).await?;
             outputs.sinks.push(sink);
             outputs.ids.push(id);

@@ -12,6 +12,7 @@
 
 mod feeds;
 mod items;
+mod recent;
 mod records;
 mod sinks;
 mod store;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 
 pub use feeds::{FeedState, Validators};
 pub use items::{ItemKey, ItemStatus};
+pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
 pub use sinks::SinkMark;
 pub use store::Store;
@@ -136,6 +138,14 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (id, sink)
      ) WITHOUT ROWID;
      ALTER TABLE records ADD COLUMN verdict TEXT;",
+    // 3: the latest records, whatever the sinks, for the status page.
+    "CREATE TABLE recent (
+         id       TEXT PRIMARY KEY,
+         at       TEXT NOT NULL,
+         relevant INTEGER NOT NULL,
+         record   TEXT NOT NULL
+     );
+     CREATE INDEX recent_at ON recent (at);",
 ];
 
 impl State {

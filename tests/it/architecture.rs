@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["flow"],
     &["fetch", "sink"],
+    &["web"],
     &["config"],
     &["pipeline"],
     &["cli"],

@@ -17,3 +17,4 @@ mod secrets;
 mod sinks;
 mod support;
 mod tag;
+mod web;

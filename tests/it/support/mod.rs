@@ -175,10 +175,19 @@ impl Daemon {
     /// The address of the metrics listener, from the daemon's JSON log (run
     /// it with `--log-format json` and `listen = "127.0.0.1:0"`).
     pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.listening("metrics and /healthz listening")
+    }
+
+    /// The address of the status page, likewise.
+    pub fn web_addr(&self) -> std::net::SocketAddr {
+        self.listening("status page listening")
+    }
+
+    fn listening(&self, what: &str) -> std::net::SocketAddr {
         self.wait_for(|line| {
             let event: serde_json::Value = serde_json::from_str(line).ok()?;
             let fields = &event["fields"];
-            (fields["message"] == "metrics and /healthz listening")
+            (fields["message"] == what)
                 .then(|| fields["addr"].as_str()?.parse().ok())
                 .flatten()
         })
@@ -221,4 +230,37 @@ pub async fn run_feeds(
     tidings::pipeline::run(cfg, source, mode, shutdown)
         .await
         .unwrap()
+}
+
+/// A page as headless Chromium leaves it once its scripts ran: the DOM, and
+/// what the page wrote to its console (errors, refused loads). Chromium is
+/// Debian's `chromium` package (`.ci/run` installs it); a test that needs it
+/// fails without it, with what to do.
+pub fn browse(url: &str) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("chromium does not run ({e}): install Debian's chromium package (apt-get install chromium)")
+        });
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
 }

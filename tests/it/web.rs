@@ -1,0 +1,196 @@
+//! The status page, served by a running daemon, read over HTTP and in a real
+//! browser (headless Chromium).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{self, Daemon, browse, records};
+
+const TOKEN: &str = "a-status-page-token-42";
+
+/// A title that would run a script if the page did not escape it.
+const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">Talks resume in Geneva";
+
+/// A feed of pages about the talks (tagged, so trends have data), one of them
+/// with a hostile headline.
+async fn feed(server: &MockServer) -> String {
+    let base = server.uri();
+    let pages = [
+        (
+            "geneva",
+            HOSTILE.to_string(),
+            "Ukrainian and Russian delegations resumed peace talks in Geneva on Monday, \
+             discussing a ceasefire along the front line and an exchange of prisoners. \
+             Volodymyr Zelensky said Ukraine wants security guarantees.",
+        ),
+        (
+            "sanctions",
+            "EU weighs new sanctions as talks stall".to_string(),
+            "The European Union discussed new sanctions against Russia as peace talks \
+             stalled. Vladimir Putin said Moscow was ready for negotiations on a ceasefire.",
+        ),
+        (
+            "weather",
+            "A sunny week ahead".to_string(),
+            "Forecasters expect a sunny week with light winds across the region, and \
+             warmer nights by the weekend, they said on Sunday.",
+        ),
+    ];
+    let items: String = pages
+        .iter()
+        .map(|(slug, _, _)| {
+            format!(
+                "<item><title>{slug}</title><link>{base}/p/{slug}</link><guid>{slug}</guid></item>"
+            )
+        })
+        .collect();
+    Mock::given(path("/feed.rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Wire</title>{items}\
+             </channel></rss>"
+        )))
+        .mount(server)
+        .await;
+    for (slug, title, text) in pages {
+        let escaped = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let body = format!(
+            "<html><head><title>{escaped}</title></head><body><article><h1>{escaped}</h1>\
+             <p>{text}</p><p>{text} More on this later today.</p></article></body></html>"
+        );
+        Mock::given(path(format!("/p/{slug}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html; charset=utf-8")
+                    .set_body_string(body),
+            )
+            .mount(server)
+            .await;
+    }
+    format!("{base}/feed.rss")
+}
+
+/// A daemon with the status page on, once its records are written.
+async fn daemon(dir: &std::path::Path) -> (Daemon, std::net::SocketAddr, MockServer) {
+    let server = MockServer::start().await;
+    let feed = feed(&server).await;
+    let cfg = support::config(
+        dir,
+        &format!(
+            "[http]\nper_host_delay_ms = 0\n[web]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+             [[feeds]]\nurl = \"{feed}\"\n"
+        ),
+    );
+    let daemon = Daemon::logged(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["run", "--log-format", "json", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null()),
+    );
+    let addr = daemon.web_addr();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while records(&dir.join("out.jsonl")).len() < 3 {
+        assert!(Instant::now() < deadline, "no records: {:?}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (daemon, addr, server)
+}
+
+/// Our own server on loopback: its whole body is the answer under test.
+#[allow(clippy::disallowed_methods)]
+async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let resp = reqwest::get(url).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_endpoint_answers_with_a_strict_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, addr, _server) = daemon(dir.path()).await;
+    let base = format!("http://{addr}");
+
+    let (status, _, body) = get(&format!("{base}/api/records")).await;
+    assert_eq!(status, 200);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().any(|r| r["title"] == HOSTILE), "{body}");
+    let relevant: Vec<serde_json::Value> =
+        serde_json::from_str(&get(&format!("{base}/api/records?relevant=true")).await.2).unwrap();
+    assert_eq!(relevant.len(), 2, "the weather is not about the talks");
+    let by_topic: Vec<serde_json::Value> = serde_json::from_str(
+        &get(&format!("{base}/api/records?topic=sanctions&limit=5"))
+            .await
+            .2,
+    )
+    .unwrap();
+    assert_eq!(by_topic.len(), 1);
+    assert_eq!(
+        by_topic[0]["title"],
+        "EU weighs new sanctions as talks stall"
+    );
+
+    let (status, _, stats) = get(&format!("{base}/api/stats")).await;
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["written"], 3);
+    assert!(
+        stats["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"].as_str().unwrap().starts_with("jsonl:")),
+        "{stats}"
+    );
+
+    let id = listed[0]["id"].as_str().unwrap();
+    for page in [
+        "/",
+        "/news",
+        "/news?relevant=true",
+        "/trends",
+        &format!("/records/{id}"),
+    ] {
+        let (status, headers, body) = get(&format!("{base}{page}")).await;
+        assert_eq!(status, 200, "{page}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+        assert!(
+            !body.contains("<img src=x"),
+            "{page} carries raw markup of a title"
+        );
+    }
+    let (status, _, _) = get(&format!("{base}/records/no-such-record")).await;
+    assert_eq!(status, 404);
+    assert_eq!(get(&format!("{base}/healthz")).await.2, "ok\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_pages_load_cleanly_and_a_hostile_title_is_only_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, addr, _server) = daemon(dir.path()).await;
+    let base = format!("http://{addr}");
+    for page in ["/", "/news", "/trends"] {
+        let (dom, console) = browse(&format!("{base}{page}"));
+        assert!(dom.contains("tidings"), "{page}: {dom}");
+        assert!(console.is_empty(), "{page}: console says {console:?}");
+    }
+    let (dom, console) = browse(&format!("{base}/news"));
+    assert!(console.is_empty(), "{console:?}");
+    assert!(
+        dom.contains("&lt;img src=x onerror=\"document.title='pwned'\"&gt;Talks resume in Geneva"),
+        "the title shows as text: {dom}"
+    );
+    assert!(
+        !dom.contains("<img src=\"x\""),
+        "no image element made of it"
+    );
+    assert!(!dom.contains("<title>pwned"), "its script did not run");
+    assert!(dom.contains("<title>News · tidings</title>"));
+}
