@@ -15,7 +15,7 @@ use crate::fetch::feeds::{Feed, Poll};
 use crate::fetch::http;
 use crate::redact;
 pub use crate::settings::Problem;
-use crate::settings::{Report, Section};
+use crate::settings::{self, Report, Section};
 use crate::sink::{self, Place};
 use crate::web;
 
@@ -110,7 +110,9 @@ impl Config {
         }
     }
 
-    /// Parses TOML text; relative paths resolve against `base`.
+    /// Parses TOML text; relative paths resolve against `base`. `${VAR}`
+    /// references and `X_file` keys are filled in from the process
+    /// environment and the files first (see [`settings::environment`]).
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
         let report = Report::new(origin, text);
         let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
@@ -123,6 +125,10 @@ impl Config {
             }
             return Err(ConfigError(report.into_problems()));
         }
+        let mut doc = doc;
+        settings::environment::expand(doc.get_mut(), &report, base, &|name| {
+            std::env::var_os(name)
+        });
         let mut root = report.root(doc.get_ref());
         let config = read(&mut root, origin, base);
         root.finish();
@@ -203,7 +209,7 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     s.finish();
 
     let mut s = root.table("web");
-    let web = web::Config::read(&mut s, base);
+    let web = web::Config::read(&mut s);
     s.finish();
 
     let feeds = feeds(root.tables("feeds"));

@@ -214,11 +214,15 @@ fn check_table_name(table: &str) -> Result<(), String> {
     }
 }
 
-/// `kind = "postgres"`: `url` and `table` (default `records`).
+/// `kind = "postgres"`: `url`, `table` (default `records`) and `password`
+/// (else the URL's own, if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub url: String,
     pub table: String,
+    /// Kept out of the URL so that it can come from a file
+    /// (`password_file`) while the URL stays in the config.
+    pub password: Option<redact::Secret>,
 }
 
 impl Config {
@@ -226,18 +230,33 @@ impl Config {
         Config {
             url: url.to_string(),
             table: table.to_string(),
+            password: None,
         }
     }
 
     pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
         let url = s.required_str("url");
         let table = s.str("table").unwrap_or("records");
+        let password = s.str("password");
         let url = url?;
         let problems = validate_postgres(url, table);
         for p in &problems {
             s.problem("", p.clone());
         }
-        problems.is_empty().then(|| Config::new(url, table))
+        let url_password = url
+            .parse::<tokio_postgres::Config>()
+            .is_ok_and(|c| c.get_password().is_some());
+        if password.is_some() && url_password {
+            s.problem(
+                "password",
+                "the URL has a password too: give it in one place",
+            );
+            return None;
+        }
+        problems.is_empty().then(|| Config {
+            password: password.map(redact::Secret::new),
+            ..Config::new(url, table)
+        })
     }
 
     /// The servers, database and table: two sinks on one of each get every
@@ -306,6 +325,9 @@ impl PostgresSink {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| PostgresError::Config(chain(&e)))?;
         config.connect_timeout(CONNECT_TIMEOUT);
+        if let Some(password) = &settings.password {
+            config.password(password.expose());
+        }
         if config.get_application_name().is_none() {
             config.application_name("tidings");
         }
