@@ -27,6 +27,11 @@ use crate::state::{State, Store};
 use crate::tag::Taxonomy;
 use crate::web;
 
+/// `tidings --version`: the package version and the commit built from
+/// (`-dirty` when the sources differed from it; `unknown` outside a git
+/// checkout), written by build.rs.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")");
+
 /// The help of every verb's `--config`.
 const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder \
      (default: the embedded config)";
@@ -40,7 +45,7 @@ const LOGS_HELP: &str = "Logs go to standard error. RUST_LOG filters them; witho
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings",
-    version,
+    version = VERSION,
     about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks.",
     after_help = LOGS_HELP
 )]

@@ -37,3 +37,38 @@ fn every_argument_of_every_verb_has_a_description() {
     undescribed(&tidings::cli::Cli::command(), "tidings", &mut found);
     assert!(found.is_empty(), "without a description: {found:#?}");
 }
+
+/// What git says, in the checkout the binary was built from.
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn version_names_the_release_and_the_commit_built_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::support::tidings(dir.path(), &["--version"]);
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let rest = line
+        .trim()
+        .strip_prefix(&format!("tidings {} (", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("not `tidings VERSION (COMMIT)`: {line:?}"));
+    let commit = rest.strip_suffix(')').unwrap();
+    match git(&["rev-parse", "HEAD"]) {
+        Some(head) => {
+            let hash = commit.trim_end_matches("-dirty");
+            assert!(
+                hash.len() >= 7 && head.starts_with(hash),
+                "{commit:?} is not HEAD ({head})"
+            );
+        }
+        None => assert_eq!(commit, "unknown"),
+    }
+}
