@@ -27,11 +27,27 @@ use crate::state::{State, Store};
 use crate::tag::Taxonomy;
 use crate::web;
 
+/// `tidings --version`: the package version and the commit built from
+/// (`-dirty` when the sources differed from it; `unknown` outside a git
+/// checkout), written by build.rs.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")");
+
+/// The help of every verb's `--config`.
+const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder \
+     (default: the embedded config)";
+
+/// What `Command::default_log_level` and `observe::init_logging` make of
+/// the logs, for `--help` and the man page.
+const LOGS_HELP: &str = "Logs go to standard error. RUST_LOG filters them; without it tidings \
+     shows its own warnings and errors (and its info events for run, record and replay) and \
+     other crates' errors only.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings",
-    version,
-    about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks."
+    version = VERSION,
+    about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks.",
+    after_help = LOGS_HELP
 )]
 pub struct Cli {
     /// Log format on standard error.
@@ -53,8 +69,7 @@ pub enum Command {
     },
     /// Compare one document with the seed corpus and the records already ingested.
     Dedup {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
         path: PathBuf,
@@ -74,11 +89,13 @@ pub enum Command {
     /// HTML pages and feed files (RSS, Atom, JSON Feed). With no input, the seed
     /// corpus (seeds/) is ingested. Records already written are not written again.
     Backfill {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Write records to this JSONL file instead of the configured sinks.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Files or folders to ingest: text documents, HTML pages, feed files
+        /// (default: the seed corpus).
         inputs: Vec<PathBuf>,
     },
     /// The daemon: poll the configured feeds, fetch new items' pages, run the
@@ -89,7 +106,7 @@ pub enum Command {
     /// the state stays consistent: items not yet in every sink come back on the
     /// next start.
     Run {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Poll each feed once, drain and exit.
         #[arg(long)]
@@ -97,11 +114,12 @@ pub enum Command {
     },
     /// Like `run`, and store every HTTP response in a fixture folder for `replay`.
     Record {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// The fixture folder (created; responses are appended).
         #[arg(long)]
         out: PathBuf,
+        /// Poll each feed once, drain and exit.
         #[arg(long)]
         once: bool,
     },
@@ -110,7 +128,7 @@ pub enum Command {
     Replay {
         /// Fixture folder made by `record` (or by hand).
         dir: PathBuf,
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Write records to this JSONL file instead of the configured sinks.
         #[arg(long)]
@@ -118,7 +136,7 @@ pub enum Command {
     },
     /// Validate the config without running anything; list every problem.
     Check {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
 }

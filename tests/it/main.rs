@@ -10,6 +10,7 @@ mod errors;
 mod exactly_once;
 mod extract;
 mod health;
+mod help;
 mod logs;
 mod pipeline;
 mod polling;
