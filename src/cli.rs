@@ -15,7 +15,7 @@ use tracing::Level;
 use crate::config::Config;
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::feeds::FeedSource;
-use crate::fetch::http;
+use crate::fetch::{http, opml};
 use crate::fetch::local::{self, FileSource, Progress};
 use crate::flow::Body;
 use crate::observe::{self, Counters, LogFormat, Summary};
@@ -139,6 +139,25 @@ pub enum Command {
         #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
+    /// The configured feeds: their health, their list as OPML, reviving dead ones.
+    Feeds {
+        #[command(subcommand)]
+        command: FeedsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Print the configured feeds ([[feeds]] and the feeds_opml lists, disabled
+    /// ones too) as OPML 2.0, with their URLs as configured.
+    ///
+    /// A feed with tags sits in a folder named by its first tag; its other
+    /// tags are its category.
+    Export {
+        /// Config file (default: the embedded config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 impl Command {
@@ -175,6 +194,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Replay { dir, config, out } => replay(&dir, config.as_deref(), out).await,
         Command::Check { config } => Ok(check(config.as_deref())),
+        Command::Feeds { command } => match command {
+            FeedsCommand::Export { config } => export_feeds(config.as_deref()),
+        },
     }
 }
 
@@ -234,6 +256,9 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
     on_signals(shutdown.clone())?;
     if cfg.feeds.is_empty() {
         bail!("{}: no [[feeds]] configured: nothing to poll", cfg.origin);
+    }
+    if !cfg.feeds.iter().any(|f| f.enabled) {
+        bail!("{}: every feed is disabled: nothing to poll", cfg.origin);
     }
     let metrics = match cfg.metrics_listen.is_some() || cfg.web.is_some() {
         true => Some(observe::install_metrics()?),
@@ -523,6 +548,14 @@ fn report(s: &Summary) {
         json!((s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0),
     );
     observe::console(Level::INFO, &describe(s), "run summary", fields);
+}
+
+/// The configured feeds as OPML on stdout.
+fn export_feeds(config: Option<&Path>) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    let title = format!("tidings feeds of {}", cfg.origin);
+    print!("{}", opml::export(&cfg.feeds, &title, chrono::Utc::now()));
+    Ok(0)
 }
 
 /// Validates the config and the taxonomy it names; every problem on stdout.

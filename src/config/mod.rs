@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::fetch::feeds::{Feed, Poll};
-use crate::fetch::http;
+use crate::fetch::{http, opml};
 use crate::redact;
 pub use crate::settings::Problem;
 use crate::settings::{self, Report, Section};
@@ -212,7 +212,9 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     let web = web::Config::read(&mut s);
     s.finish();
 
-    let feeds = feeds(root.tables("feeds"));
+    let lists = root.strings("feeds_opml");
+    let listed = feed_lists(root, &lists, base);
+    let feeds = feeds(root.tables("feeds"), listed);
     let sinks = sinks(root.tables("sinks"), base);
     let sinks = if sinks.is_empty() {
         // A config without sinks still writes somewhere a user will look.
@@ -262,7 +264,56 @@ fn pipeline(s: &mut Section<'_>) -> Pipeline {
     }
 }
 
-fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
+/// A feed of a `feeds_opml` list, with where it is listed.
+struct Listed {
+    feed: Feed,
+    file: String,
+    line: usize,
+}
+
+/// The feeds of the `feeds_opml` lists; a list that cannot be read or an
+/// outline whose `xmlUrl` is unusable is a problem of that file.
+fn feed_lists(root: &Section<'_>, paths: &[&str], base: &Path) -> Vec<Listed> {
+    let mut listed = Vec::new();
+    for path in paths {
+        let path = base.join(path);
+        let file = path.display().to_string();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                root.problem("feeds_opml", format!("cannot read {file}: {e}"));
+                continue;
+            }
+        };
+        let outlines = match opml::parse(&bytes) {
+            Ok(outlines) => outlines,
+            Err(e) => {
+                root.report().push_in(&file, e.line, e.message);
+                continue;
+            }
+        };
+        for outline in outlines {
+            let line = outline.line;
+            match Feed::listed(outline) {
+                Ok(feed) => listed.push(Listed {
+                    feed,
+                    file: file.clone(),
+                    line,
+                }),
+                Err(message) => root
+                    .report()
+                    .push_in(&file, Some(line), format!("xmlUrl: {message}")),
+            }
+        }
+    }
+    listed
+}
+
+/// The `[[feeds]]` entries, then the listed feeds. A feed given twice in
+/// `[[feeds]]`, or there and in a list, is a problem; a feed that lists
+/// give more than once (a reader exports a feed under each of its folders)
+/// is one feed with the tags of every listing.
+fn feeds(mut entries: Vec<Section<'_>>, listed: Vec<Listed>) -> Vec<Feed> {
     let read: Vec<Option<Feed>> = entries.iter_mut().map(Feed::read).collect();
     for (j, b) in read.iter().enumerate() {
         let Some(b) = b else { continue };
@@ -285,10 +336,34 @@ fn feeds(mut entries: Vec<Section<'_>>) -> Vec<Feed> {
             entries[j].problem("url", message);
         }
     }
+    let mut from_lists: Vec<Feed> = Vec::new();
+    for l in listed {
+        let in_config = read
+            .iter()
+            .position(|a| a.as_ref().is_some_and(|a| same_feed(&a.url, &l.feed.url)));
+        if let Some(i) = in_config {
+            let message = format!("same feed as the outline on line {} of {}", l.line, l.file);
+            entries[i].problem("url", message);
+            continue;
+        }
+        match from_lists
+            .iter_mut()
+            .find(|f| same_feed(&f.url, &l.feed.url))
+        {
+            Some(first) => {
+                for tag in l.feed.tags {
+                    if !first.tags.contains(&tag) {
+                        first.tags.push(tag);
+                    }
+                }
+            }
+            None => from_lists.push(l.feed),
+        }
+    }
     for s in entries {
         s.finish();
     }
-    read.into_iter().flatten().collect()
+    read.into_iter().flatten().chain(from_lists).collect()
 }
 
 /// Whether two feed URLs fetch the same thing, or differ only in their

@@ -71,13 +71,17 @@ impl Poll {
     }
 }
 
-/// One `[[feeds]]` entry.
-#[derive(Debug, Clone)]
+/// One `[[feeds]]` entry, or a feed outline of a `feeds_opml` list.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Feed {
     pub url: url::Url,
     pub name: Option<String>,
     pub interval: Option<Duration>,
     pub tags: Vec<String>,
+    /// A disabled feed is not polled, but still listed and exported.
+    pub enabled: bool,
+    /// The site of the feed, when a list says it (OPML `htmlUrl`).
+    pub html_url: Option<String>,
 }
 
 impl Feed {
@@ -85,30 +89,32 @@ impl Feed {
     pub fn read(s: &mut Section<'_>) -> Option<Feed> {
         let url = s
             .required_str("url")
-            .and_then(|raw| match url::Url::parse(raw) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-                Ok(u) => {
-                    s.problem(
-                        "url",
-                        format!("scheme {:?} is not http or https", u.scheme()),
-                    );
-                    None
-                }
-                Err(e) => {
-                    s.problem("url", format!("{:?} is not a URL: {e}", redact::url(raw)));
-                    None
-                }
-            });
+            .and_then(|raw| feed_url(raw).map_err(|e| s.problem("url", e)).ok());
         let name = s.str("name").map(str::to_string);
         let interval = s
             .opt_int("interval_secs", 10..=604_800)
             .map(Duration::from_secs);
         let tags = s.strings("tags").into_iter().map(str::to_string).collect();
+        let enabled = s.bool("enabled", true);
         Some(Feed {
             url: url?,
             name,
             interval,
             tags,
+            enabled,
+            html_url: None,
+        })
+    }
+
+    /// The feed of an OPML outline; why not when its `xmlUrl` is unusable.
+    pub fn listed(outline: super::opml::Outline) -> Result<Feed, String> {
+        Ok(Feed {
+            url: feed_url(&outline.url)?,
+            name: outline.name,
+            interval: None,
+            tags: outline.tags,
+            enabled: true,
+            html_url: outline.html_url,
         })
     }
 
@@ -126,6 +132,16 @@ impl Feed {
     }
 }
 
+/// A feed's URL, if it is one tidings fetches (http or https); the message
+/// never shows the URL's secrets.
+fn feed_url(raw: &str) -> Result<url::Url, String> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        Ok(u) => Err(format!("scheme {:?} is not http or https", u.scheme())),
+        Err(e) => Err(format!("{:?} is not a URL: {e}", redact::url(raw))),
+    }
+}
+
 /// The configured feeds, polled through `http`.
 pub struct FeedSource {
     pub feeds: Vec<Feed>,
@@ -140,7 +156,7 @@ pub struct FeedSource {
 
 impl Source for FeedSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {
-        let feeds = self.feeds.clone();
+        let feeds: Vec<Feed> = self.feeds.iter().filter(|f| f.enabled).cloned().collect();
         let sequential = self.sequential;
         let poller = Arc::new(Poller {
             source: *self,

@@ -1,8 +1,10 @@
 //! The source stage: where documents come from. `feeds` polls feeds and
 //! fetches their pages through `http`, the one choke point for remote bytes;
-//! `local` reads files, folders, feed files and standard input.
+//! `local` reads files, folders, feed files and standard input; `opml`
+//! reads and writes feed lists.
 
 pub mod feeds;
 pub mod http;
 pub mod local;
+pub mod opml;
 pub mod parse;

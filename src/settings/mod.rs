@@ -143,11 +143,23 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// Every problem, in the order of the file (a stable sort, so problems of
-    /// one line keep the order they were found in).
+    /// A problem of another file the config names (a feed list), with its
+    /// own line numbers.
+    pub fn push_in(&self, file: &str, line: Option<usize>, message: impl Into<String>) {
+        self.problems.borrow_mut().push(Problem {
+            file: file.to_string(),
+            key: String::new(),
+            message: crate::redact::text(&message.into()),
+            line,
+        });
+    }
+
+    /// Every problem, the config's own first, each file's in the order of
+    /// its lines (a stable sort, so problems of one line keep the order they
+    /// were found in).
     pub fn into_problems(self) -> Vec<Problem> {
         let mut problems = self.problems.into_inner();
-        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        problems.sort_by_key(|p| (p.file != self.file, p.line.unwrap_or(usize::MAX)));
         problems
     }
 }
@@ -234,6 +246,25 @@ impl<'a> Section<'a> {
             self.missing.push(name);
         }
         self.str(name)
+    }
+
+    /// A boolean; `default` when absent or not a boolean (reported).
+    pub fn bool(&mut self, name: &'static str, default: bool) -> bool {
+        let Some(value) = self.get(name) else {
+            return default;
+        };
+        match value.get_ref() {
+            DeValue::Boolean(b) => *b,
+            _ => {
+                self.wrong_type(self.key(name), value, "a boolean");
+                default
+            }
+        }
+    }
+
+    /// The report this table's problems go to.
+    pub fn report(&self) -> &'a Report<'a> {
+        self.report
     }
 
     /// One of `options`; the first one when absent or not one of them (reported).

@@ -9,6 +9,7 @@ mod encoding;
 mod errors;
 mod exactly_once;
 mod extract;
+mod feeds;
 mod health;
 mod help;
 mod logs;
