@@ -126,9 +126,7 @@ impl Config {
             return Err(ConfigError(report.into_problems()));
         }
         let mut doc = doc;
-        settings::environment::expand(doc.get_mut(), &report, base, &|name| {
-            std::env::var_os(name)
-        });
+        settings::environment::expand(doc.get_mut(), &report, base, &|name| std::env::var_os(name));
         let mut root = report.root(doc.get_ref());
         let config = read(&mut root, origin, base);
         root.finish();
@@ -300,9 +298,10 @@ fn feed_lists(root: &Section<'_>, paths: &[&str], base: &Path) -> Vec<Listed> {
                     file: file.clone(),
                     line,
                 }),
-                Err(message) => root
-                    .report()
-                    .push_in(&file, Some(line), format!("xmlUrl: {message}")),
+                Err(message) => {
+                    root.report()
+                        .push_in(&file, Some(line), format!("xmlUrl: {message}"))
+                }
             }
         }
     }

@@ -86,7 +86,10 @@ fn listed(feeds: &[Feed]) -> Vec<(String, Option<String>, Vec<String>, Option<St
 #[test]
 fn lists_exported_by_common_readers_give_names_tags_and_sites() {
     let dir = tempfile::tempdir().unwrap();
-    let lists: Vec<PathBuf> = LISTS.iter().map(|l| fixture(&format!("opml/{l}"))).collect();
+    let lists: Vec<PathBuf> = LISTS
+        .iter()
+        .map(|l| fixture(&format!("opml/{l}")))
+        .collect();
     let cfg = load(&config_with_lists(dir.path(), &lists, ""));
     let feeds = &cfg.feeds;
     assert_eq!(feeds.len(), 20, "{feeds:#?}");
@@ -117,7 +120,9 @@ fn lists_exported_by_common_readers_give_names_tags_and_sites() {
     let yle = find(feeds, "https://yle.fi/rss/uutiset/osasto/news");
     assert_eq!(yle.tags, ["Europe", "Nordic"]);
     assert_eq!(
-        find(feeds, "https://www.rferl.org/api/epiqq").name.as_deref(),
+        find(feeds, "https://www.rferl.org/api/epiqq")
+            .name
+            .as_deref(),
         Some("RFE/RL")
     );
     // FreshRSS: text only, and categories after the folder, each once.
@@ -146,7 +151,10 @@ fn an_exported_list_reads_back_as_the_same_feeds() {
 
     // [[feeds]] entries too, with names that need escaping, a disabled one,
     // and the lists beside them.
-    let lists: Vec<PathBuf> = LISTS.iter().map(|l| fixture(&format!("opml/{l}"))).collect();
+    let lists: Vec<PathBuf> = LISTS
+        .iter()
+        .map(|l| fixture(&format!("opml/{l}")))
+        .collect();
     let entries = "\
 [[feeds]]
 url = \"https://wire.example/rss?a=1&b=<2>\"
@@ -162,7 +170,10 @@ enabled = false
     assert!(!find(&before, "https://quiet.example/feed").enabled);
     let exported = export(&original, dir.path(), "all.opml");
     let text = std::fs::read_to_string(&exported).unwrap();
-    assert!(text.contains("https://quiet.example/feed"), "disabled feeds are exported");
+    assert!(
+        text.contains("https://quiet.example/feed"),
+        "disabled feeds are exported"
+    );
     assert!(!text.contains("<b>"), "{text}");
     let again = config_with_lists(dir.path(), &[exported], "");
     assert_eq!(listed(&load(&again).feeds), listed(&before));
@@ -193,7 +204,12 @@ fn check_names_the_list_and_the_line_of_each_problem() {
     let missing = dir.path().join("missing.opml");
     let cfg = config_with_lists(
         dir.path(),
-        &[missing.clone(), broken.clone(), bad_url.clone(), listed_twice.clone()],
+        &[
+            missing.clone(),
+            broken.clone(),
+            bad_url.clone(),
+            listed_twice.clone(),
+        ],
         "[[feeds]]\nurl = \"https://WIRE.example/rss\"\n",
     );
     let out = tidings(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
@@ -241,7 +257,8 @@ fn check_names_the_list_and_the_line_of_each_problem() {
 #[tokio::test]
 async fn a_disabled_feed_is_not_polled() {
     let server = MockServer::start().await;
-    let rss = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title></channel></rss>";
+    let rss =
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title></channel></rss>";
     Mock::given(path("/on.rss"))
         .respond_with(ResponseTemplate::new(200).set_body_string(rss))
         .expect(1)
