@@ -126,9 +126,7 @@ impl Config {
             return Err(ConfigError(report.into_problems()));
         }
         let mut doc = doc;
-        settings::environment::expand(doc.get_mut(), &report, base, &|name| {
-            std::env::var_os(name)
-        });
+        settings::environment::expand(doc.get_mut(), &report, base, &|name| std::env::var_os(name));
         let mut root = report.root(doc.get_ref());
         let config = read(&mut root, origin, base);
         root.finish();

@@ -75,8 +75,10 @@ impl Context<'_, '_> {
                 }
             }
             DeValue::Table(t) => self.table(t, path),
-            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) | DeValue::Datetime(_) => {
-            }
+            DeValue::Integer(_)
+            | DeValue::Float(_)
+            | DeValue::Boolean(_)
+            | DeValue::Datetime(_) => {}
         }
     }
 
@@ -134,8 +136,11 @@ impl Context<'_, '_> {
             let content = match std::fs::read_to_string(&file) {
                 Ok(content) => content,
                 Err(e) => {
-                    self.report
-                        .push(key_path, line, format!("cannot read {}: {e}", file.display()));
+                    self.report.push(
+                        key_path,
+                        line,
+                        format!("cannot read {}: {e}", file.display()),
+                    );
                     continue;
                 }
             };
@@ -200,9 +205,8 @@ fn interpolate(s: &str, env: Lookup<'_>) -> Expanded {
             continue;
         };
         let Some(end) = inner.find('}') else {
-            out.problems.push(format!(
-                "`${{` without its closing `}}` (write `$$` for a literal `$`)"
-            ));
+            out.problems
+                .push("`${` without its closing `}` (write `$$` for a literal `$`)".to_string());
             out.text.push_str(rest);
             rest = "";
             break;
@@ -283,7 +287,10 @@ mod tests {
 
     #[test]
     fn references_take_the_value_or_the_default() {
-        assert_eq!(text("postgres://${HOST}:5432/x"), "postgres://db.internal:5432/x");
+        assert_eq!(
+            text("postgres://${HOST}:5432/x"),
+            "postgres://db.internal:5432/x"
+        );
         assert_eq!(text("${HOST:-localhost}"), "db.internal");
         assert_eq!(text("${NOPE:-localhost}"), "localhost");
         assert_eq!(text("${EMPTY:-fallback}"), "fallback");
@@ -311,7 +318,11 @@ mod tests {
         let e = interpolate("x${NOPE}y", &env);
         assert_eq!(e.text, "x${NOPE}y");
         assert_eq!(e.problems.len(), 1);
-        assert!(e.problems[0].contains("NOPE is not set"), "{:?}", e.problems);
+        assert!(
+            e.problems[0].contains("NOPE is not set"),
+            "{:?}",
+            e.problems
+        );
 
         for bad in ["${}", "${1X}", "${A B}", "${HOST", "${HOST:default}"] {
             let e = interpolate(bad, &env);

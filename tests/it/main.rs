@@ -6,6 +6,7 @@ mod config;
 mod daemon;
 mod dedup;
 mod encoding;
+mod environment;
 mod errors;
 mod exactly_once;
 mod extract;
