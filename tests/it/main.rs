@@ -14,6 +14,7 @@ mod health;
 mod logs;
 mod pipeline;
 mod polling;
+mod postgres_tls;
 mod secrets;
 mod sinks;
 mod support;
