@@ -205,9 +205,8 @@ fn interpolate(s: &str, env: Lookup<'_>) -> Expanded {
             continue;
         };
         let Some(end) = inner.find('}') else {
-            out.problems.push(format!(
-                "`${{` without its closing `}}` (write `$$` for a literal `$`)"
-            ));
+            out.problems
+                .push("`${` without its closing `}` (write `$$` for a literal `$`)".to_string());
             out.text.push_str(rest);
             rest = "";
             break;

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod own_postgres;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
