@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Level;
@@ -139,6 +139,23 @@ pub enum Command {
         #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
+    /// Print the completion script for a shell, made from this binary's
+    /// verbs and flags (for packagers: `tidings completions bash >
+    /// /usr/share/bash-completion/completions/tidings`).
+    #[command(hide = true)]
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page tidings(1), or write it and one page per verb
+    /// (tidings-run(1), ...) into a folder.
+    #[command(hide = true)]
+    Manpage {
+        /// Write tidings.1 and tidings-VERB.1 here instead of printing tidings.1.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 impl Command {
@@ -175,7 +192,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Replay { dir, config, out } => replay(&dir, config.as_deref(), out).await,
         Command::Check { config } => Ok(check(config.as_deref())),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tidings", &mut std::io::stdout().lock());
+            Ok(0)
+        }
+        Command::Manpage { out_dir } => manpage(out_dir.as_deref()),
     }
+}
+
+/// The man pages, made from the same definition as `--help`.
+fn manpage(out_dir: Option<&Path>) -> anyhow::Result<i32> {
+    match out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
+            .render(&mut std::io::stdout().lock())
+            .context("writing the man page")?,
+    }
+    Ok(0)
 }
 
 /// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the
