@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
-use crate::config::Config;
+use crate::config::{Config, Locations};
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::feeds::FeedSource;
 use crate::fetch::http;
@@ -33,21 +33,29 @@ use crate::web;
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")");
 
 /// The help of every verb's `--config`.
-const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder \
-     (default: the embedded config)";
+const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder, \
+     those of the state and output against $STATE_DIRECTORY when set (default: \
+     $CONFIGURATION_DIRECTORY/tidings.toml if it exists, else the embedded config)";
 
-/// What `Command::default_log_level` and `observe::init_logging` make of
-/// the logs, for `--help` and the man page.
-const LOGS_HELP: &str = "Logs go to standard error. RUST_LOG filters them; without it tidings \
-     shows its own warnings and errors (and its info events for run, record and replay) and \
-     other crates' errors only.";
+/// Where things are and what the logs show (`Locations`,
+/// `Command::default_log_level`, `observe::init_logging`), for `--help` and
+/// the man page.
+const AFTER_HELP: &str = "Without --config, tidings reads $CONFIGURATION_DIRECTORY/tidings.toml \
+     if it exists, else its embedded config. Relative paths in a config resolve against its \
+     folder (the working directory for the embedded one), except the state folder and JSONL \
+     files, which go under $STATE_DIRECTORY when it is set. systemd sets both variables for a \
+     unit with StateDirectory= and ConfigurationDirectory=; the container image sets them to \
+     /var/lib/tidings and /etc/tidings.
+
+Logs go to standard error. RUST_LOG filters them; without it tidings shows its own warnings \
+     and errors (and its info events for run, record and replay) and other crates' errors only.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings",
     version = VERSION,
     about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks.",
-    after_help = LOGS_HELP
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Log format on standard error.
@@ -77,7 +85,8 @@ pub enum Command {
     /// Tag one document: relevance to the Russia-Ukraine peace process, topics
     /// with the sentences that show them, and the actors named.
     Tag {
-        /// Config file (its [tag] taxonomy; default: the embedded taxonomy).
+        /// Config file, for its [tag] taxonomy (default: $CONFIGURATION_DIRECTORY/tidings.toml
+        /// if it exists, else the embedded config and taxonomy).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
@@ -398,8 +407,33 @@ fn print(value: serde_json::Value) {
     println!("{value}");
 }
 
+/// The run's config: `--config`, else the service manager's (see
+/// [`Locations`]). Says where it came from, where the state is and where
+/// records go, with absolute paths: a relative one means little in the log
+/// of a service.
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+    let cfg = Config::load_at(&Locations::from_env(path))?;
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let records: Vec<String> = cfg
+        .sinks
+        .iter()
+        .map(|s| match s {
+            sink::Config::Jsonl(j) => absolute(&j.path),
+            other => other.place().to_string(),
+        })
+        .collect();
+    tracing::info!(
+        config = %cfg.origin,
+        state = %absolute(&cfg.state_dir),
+        records = %records.join(", "),
+        "locations"
+    );
+    Ok(cfg)
 }
 
 /// The one sink of `--out`: a JSONL file.
@@ -565,7 +599,7 @@ fn report(s: &Summary) {
 
 /// Validates the config and the taxonomy it names; every problem on stdout.
 fn check(config: Option<&Path>) -> i32 {
-    let cfg = match Config::load(config) {
+    let cfg = match Config::load_at(&Locations::from_env(config)) {
         Ok(cfg) => cfg,
         Err(e) => {
             for problem in &e.0 {

@@ -14,7 +14,6 @@
 //! and whatever part of it reached the table is overwritten with the same
 //! values when it comes again.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
@@ -25,7 +24,7 @@ use super::Place;
 use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -229,7 +228,7 @@ impl Config {
         }
     }
 
-    pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>, _dirs: &Dirs) -> Option<Config> {
         let url = s.required_str("url");
         let table = s.str("table").unwrap_or("records");
         let url = url?;

@@ -11,6 +11,7 @@ mod exactly_once;
 mod extract;
 mod health;
 mod help;
+mod locations;
 mod logs;
 mod pipeline;
 mod polling;
