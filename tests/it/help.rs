@@ -102,8 +102,10 @@ fn stdout_of(args: &[&str]) -> String {
 
 #[test]
 fn completions_offer_every_verb_in_bash_zsh_and_fish() {
-    // How each shell's script names a verb and the --config option.
-    let shells: [(&str, fn(&str) -> String, &str); 3] = [
+    /// How a shell's script names a verb.
+    type Entry = fn(&str) -> String;
+    // Each shell, how its script names a verb and the --config option.
+    let shells: [(&str, Entry, &str); 3] = [
         ("bash", |verb| format!("tidings,{verb})"), "--config"),
         ("zsh", |verb| format!("'{verb}:"), "'--config="),
         ("fish", |verb| format!("-a \"{verb}\""), "-l config"),
