@@ -13,6 +13,7 @@ mod health;
 mod help;
 mod locations;
 mod logs;
+mod packaging;
 mod pipeline;
 mod polling;
 mod secrets;
