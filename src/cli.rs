@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
-use crate::config::Config;
+use crate::config::{Config, Locations};
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::feeds::FeedSource;
 use crate::fetch::local::{self, FileSource, Progress};
@@ -33,21 +33,29 @@ use crate::web;
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")");
 
 /// The help of every verb's `--config`.
-const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder \
-     (default: the embedded config)";
+const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder, \
+     those of the state and output against $STATE_DIRECTORY when set (default: \
+     $CONFIGURATION_DIRECTORY/tidings.toml if it exists, else the embedded config)";
 
-/// What `Command::default_log_level` and `observe::init_logging` make of
-/// the logs, for `--help` and the man page.
-const LOGS_HELP: &str = "Logs go to standard error. RUST_LOG filters them; without it tidings \
-     shows its own warnings and errors (and its info events for run, record and replay) and \
-     other crates' errors only.";
+/// Where things are and what the logs show (`Locations`,
+/// `Command::default_log_level`, `observe::init_logging`), for `--help` and
+/// the man page.
+const AFTER_HELP: &str = "Without --config, tidings reads $CONFIGURATION_DIRECTORY/tidings.toml \
+     if it exists, else its embedded config. Relative paths in a config resolve against its \
+     folder (the working directory for the embedded one), except the state folder and JSONL \
+     files, which go under $STATE_DIRECTORY when it is set. systemd sets both variables for a \
+     unit with StateDirectory= and ConfigurationDirectory=; the container image sets them to \
+     /var/lib/tidings and /etc/tidings.
+
+Logs go to standard error. RUST_LOG filters them; without it tidings shows its own warnings \
+     and errors (and its info events for run, record and replay) and other crates' errors only.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings",
     version = VERSION,
     about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks.",
-    after_help = LOGS_HELP
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Log format on standard error.
@@ -77,7 +85,8 @@ pub enum Command {
     /// Tag one document: relevance to the Russia-Ukraine peace process, topics
     /// with the sentences that show them, and the actors named.
     Tag {
-        /// Config file (its [tag] taxonomy; default: the embedded taxonomy).
+        /// Config file, for its [tag] taxonomy (default: $CONFIGURATION_DIRECTORY/tidings.toml
+        /// if it exists, else the embedded config and taxonomy).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
@@ -139,6 +148,23 @@ pub enum Command {
         #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
+    /// Print the completion script for a shell, made from this binary's
+    /// verbs and flags (for packagers: `tidings completions bash >
+    /// /usr/share/bash-completion/completions/tidings`).
+    #[command(hide = true)]
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page tidings(1), or write it and one page per verb
+    /// (tidings-run(1), ...) into a folder.
+    #[command(hide = true)]
+    Manpage {
+        /// Write tidings.1 and tidings-VERB.1 here instead of printing tidings.1.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
     /// The configured feeds: their health, their list as OPML, reviving dead ones.
     Feeds {
         #[command(subcommand)]
@@ -154,8 +180,7 @@ pub enum FeedsCommand {
     /// A feed with tags sits in a folder named by its first tag; its other
     /// tags are its category.
     Export {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
 }
@@ -197,7 +222,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Feeds { command } => match command {
             FeedsCommand::Export { config } => export_feeds(config.as_deref()),
         },
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tidings", &mut std::io::stdout().lock());
+            Ok(0)
+        }
+        Command::Manpage { out_dir } => manpage(out_dir.as_deref()),
     }
+}
+
+/// The man pages, made from the same definition as `--help`.
+fn manpage(out_dir: Option<&Path>) -> anyhow::Result<i32> {
+    match out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
+            .render(&mut std::io::stdout().lock())
+            .context("writing the man page")?,
+    }
+    Ok(0)
 }
 
 /// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the
@@ -385,8 +431,33 @@ fn print(value: serde_json::Value) {
     println!("{value}");
 }
 
+/// The run's config: `--config`, else the service manager's (see
+/// [`Locations`]). Says where it came from, where the state is and where
+/// records go, with absolute paths: a relative one means little in the log
+/// of a service.
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+    let cfg = Config::load_at(&Locations::from_env(path))?;
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let records: Vec<String> = cfg
+        .sinks
+        .iter()
+        .map(|s| match s {
+            sink::Config::Jsonl(j) => absolute(&j.path),
+            other => other.place().to_string(),
+        })
+        .collect();
+    tracing::info!(
+        config = %cfg.origin,
+        state = %absolute(&cfg.state_dir),
+        records = %records.join(", "),
+        "locations"
+    );
+    Ok(cfg)
 }
 
 /// The one sink of `--out`: a JSONL file.
@@ -560,7 +631,7 @@ fn export_feeds(config: Option<&Path>) -> anyhow::Result<i32> {
 
 /// Validates the config and the taxonomy it names; every problem on stdout.
 fn check(config: Option<&Path>) -> i32 {
-    let cfg = match Config::load(config) {
+    let cfg = match Config::load_at(&Locations::from_env(config)) {
         Ok(cfg) => cfg,
         Err(e) => {
             for problem in &e.0 {

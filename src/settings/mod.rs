@@ -18,6 +18,7 @@ pub mod environment;
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -44,6 +45,38 @@ impl fmt::Display for Problem {
             write!(f, " (line {line})")?;
         }
         Ok(())
+    }
+}
+
+/// The folders a config's relative paths resolve against. What tidings
+/// reads (a taxonomy, a seed corpus, a token file) lies beside the config;
+/// what it writes (the state store, a JSONL file) goes under the data
+/// folder, which is the config's folder too unless the service manager gave
+/// tidings a state directory: a config in a read-only `/etc/tidings` then
+/// still works with `dir = "data"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// Reads and writes both beside the config.
+    pub fn beside(config: &Path) -> Dirs {
+        Dirs {
+            config: config.to_path_buf(),
+            data: config.to_path_buf(),
+        }
+    }
+
+    /// A path tidings reads.
+    pub fn input(&self, path: &str) -> PathBuf {
+        self.config.join(path)
+    }
+
+    /// A path tidings writes.
+    pub fn output(&self, path: &str) -> PathBuf {
+        self.data.join(path)
     }
 }
 

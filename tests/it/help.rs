@@ -72,3 +72,101 @@ fn version_names_the_release_and_the_commit_built_from() {
         None => assert_eq!(commit, "unknown"),
     }
 }
+
+/// The verbs a user can see: those of the contract, and any added since.
+fn verbs() -> Vec<String> {
+    let mut verbs: Vec<String> = [
+        "extract", "dedup", "tag", "backfill", "run", "record", "replay", "check",
+    ]
+    .map(String::from)
+    .to_vec();
+    for sub in tidings::cli::Cli::command().get_subcommands() {
+        let name = sub.get_name().to_string();
+        if !sub.is_hide_set() && name != "help" && !verbs.contains(&name) {
+            verbs.push(name);
+        }
+    }
+    verbs
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::support::tidings(dir.path(), args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        crate::support::stderr(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_offer_every_verb_in_bash_zsh_and_fish() {
+    /// How a shell's script names a verb.
+    type Entry = fn(&str) -> String;
+    // Each shell, how its script names a verb and the --config option.
+    let shells: [(&str, Entry, &str); 3] = [
+        ("bash", |verb| format!("tidings,{verb})"), "--config"),
+        ("zsh", |verb| format!("'{verb}:"), "'--config="),
+        ("fish", |verb| format!("-a \"{verb}\""), "-l config"),
+    ];
+    for (shell, verb_entry, config) in shells {
+        let script = stdout_of(&["completions", shell]);
+        for verb in verbs() {
+            assert!(
+                script.contains(&verb_entry(&verb)),
+                "the {shell} completion lacks `{verb}`:\n{script}"
+            );
+        }
+        assert!(script.contains(config), "{shell}:\n{script}");
+    }
+}
+
+/// The options of a man page (roff) that have no description: an item
+/// (`.TP`, then its title line) followed at once by the next item or section.
+fn options_without_description(page: &str) -> Vec<String> {
+    let lines: Vec<&str> = page.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if *line != ".TP" {
+            continue;
+        }
+        let title = lines.get(i + 1).copied().unwrap_or_default();
+        let next = lines.get(i + 2).copied().unwrap_or(".SH");
+        if next.starts_with(".TP") || next.starts_with(".SH") || next.trim().is_empty() {
+            found.push(title.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn man_pages_cover_every_verb_and_describe_every_option() {
+    let page = stdout_of(&["manpage"]);
+    assert!(page.contains(".TH tidings 1"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("man1");
+    stdout_of(&["manpage", "--out-dir", out_dir.to_str().unwrap()]);
+    let main = std::fs::read_to_string(out_dir.join("tidings.1")).unwrap();
+    assert_eq!(main, page, "the printed page is the one written");
+    let mut missing = options_without_description(&main);
+    for verb in verbs() {
+        assert!(
+            main.contains(&format!("tidings\\-{}(1)", verb.replace('-', "\\-"))),
+            "tidings(1) does not list `{verb}`"
+        );
+        let file = out_dir.join(format!("tidings-{verb}.1"));
+        let verb_page =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(verb_page.contains(".SH OPTIONS"), "{verb_page}");
+        missing.extend(
+            options_without_description(&verb_page)
+                .into_iter()
+                .map(|o| format!("{verb}: {o}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "options without a description: {missing:#?}"
+    );
+}

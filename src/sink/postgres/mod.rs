@@ -30,7 +30,7 @@ use super::Place;
 use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -266,7 +266,7 @@ impl Config {
         }
     }
 
-    pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>, dirs: &Dirs) -> Option<Config> {
         let url = s.required_str("url");
         let table = s.str("table").unwrap_or("records");
         let password = s.str("password");
@@ -290,7 +290,7 @@ impl Config {
             return None;
         }
         let tls = tls::split(url)
-            .map(|split| tls::Tls::resolve(&split, base))
+            .map(|split| tls::Tls::resolve(&split, &dirs.config))
             .unwrap_or_default();
         // A CA file that cannot be read is found by `check`, not at the
         // first connect.
