@@ -294,9 +294,10 @@ fn feed_lists(root: &Section<'_>, paths: &[&str], base: &Path) -> Vec<Listed> {
                     file: file.clone(),
                     line,
                 }),
-                Err(message) => root
-                    .report()
-                    .push_in(&file, Some(line), format!("xmlUrl: {message}")),
+                Err(message) => {
+                    root.report()
+                        .push_in(&file, Some(line), format!("xmlUrl: {message}"))
+                }
             }
         }
     }

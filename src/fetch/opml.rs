@@ -169,7 +169,9 @@ fn categories(value: &str) -> impl Iterator<Item = String> + '_ {
 
 fn unique(tags: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    tags.into_iter().filter(|t| seen.insert(t.clone())).collect()
+    tags.into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
 }
 
 /// Byte offsets to line numbers, for offsets that only grow.
@@ -207,7 +209,8 @@ impl<'t> Lines<'t> {
 /// URLs are written as configured, credentials included: the list is for
 /// moving the feeds elsewhere.
 pub fn export(feeds: &[Feed], title: &str, created: chrono::DateTime<chrono::Utc>) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n");
     out.push_str(&format!(
         "  <head>\n    <title>{}</title>\n    <dateCreated>{}</dateCreated>\n  </head>\n  <body>\n",
         escape(title),
