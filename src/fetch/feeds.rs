@@ -513,7 +513,13 @@ impl Poller {
         let feed_origin = feed.url.origin();
         let mut sends = futures::stream::iter(fresh)
             .map(|(key, item)| {
-                let span = tracing::debug_span!("item", guid = %redact::text(&key.guid));
+                // The feed again: a log consumer that reads the innermost
+                // span only still learns which feed the item is from.
+                let span = tracing::debug_span!(
+                    "item",
+                    feed = %url,
+                    guid = %redact::text(&key.guid)
+                );
                 let document = Found {
                     origin: origin.clone(),
                     received_at,
