@@ -66,8 +66,11 @@ fn export(config: &Path, dir: &Path, name: &str) -> PathBuf {
     path
 }
 
-/// What a list can carry of a feed (not `enabled`, not the interval).
-fn listed(feeds: &[Feed]) -> Vec<(String, Option<String>, Vec<String>, Option<String>)> {
+/// What a list can carry of a feed: URL, name, tags, site (not `enabled`,
+/// not the interval).
+type Listed = (String, Option<String>, Vec<String>, Option<String>);
+
+fn listed(feeds: &[Feed]) -> Vec<Listed> {
     let mut all: Vec<_> = feeds
         .iter()
         .map(|f| {
