@@ -15,6 +15,7 @@ use tracing::Level;
 use crate::config::{Config, Locations};
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::feeds::FeedSource;
+use crate::fetch::health::{self as feed_health, Revived};
 use crate::fetch::local::{self, FileSource, Progress};
 use crate::fetch::{http, opml};
 use crate::flow::Body;
@@ -23,7 +24,7 @@ use crate::pipeline::{self, Mode};
 use crate::record::Article;
 use crate::settings::Problem;
 use crate::sink;
-use crate::state::{State, Store};
+use crate::state::{FeedStatus, State, Store};
 use crate::tag::Taxonomy;
 use crate::web;
 
@@ -174,6 +175,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
+    /// Every configured feed with its health from the state store: new, ok,
+    /// failing, stale (it answers, but nothing new for much longer than its
+    /// usual gap) or dead. Works while the daemon runs.
+    List {
+        #[arg(long, help = CONFIG_HELP)]
+        config: Option<PathBuf>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the configured feeds ([[feeds]] and the feeds_opml lists, disabled
     /// ones too) as OPML 2.0, with their URLs as configured.
     ///
@@ -182,6 +193,18 @@ pub enum FeedsCommand {
     Export {
         #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
+    },
+    /// Poll dead feeds again. A running daemon picks the change up at its
+    /// next look at the feed (every [poll] min_interval_secs).
+    Revive {
+        #[arg(long, help = CONFIG_HELP)]
+        config: Option<PathBuf>,
+        /// Every dead feed.
+        #[arg(long, conflicts_with = "urls")]
+        all_dead: bool,
+        /// Feed URLs, as configured or as `feeds list` shows them.
+        #[arg(required_unless_present = "all_dead")]
+        urls: Vec<String>,
     },
 }
 
@@ -220,7 +243,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay { dir, config, out } => replay(&dir, config.as_deref(), out).await,
         Command::Check { config } => Ok(check(config.as_deref())),
         Command::Feeds { command } => match command {
+            FeedsCommand::List { config, json } => list_feeds(config.as_deref(), json),
             FeedsCommand::Export { config } => export_feeds(config.as_deref()),
+            FeedsCommand::Revive {
+                config,
+                all_dead,
+                urls,
+            } => revive_feeds(config.as_deref(), all_dead, &urls),
         },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -619,6 +648,139 @@ fn report(s: &Summary) {
         json!((s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0),
     );
     observe::console(Level::INFO, &describe(s), "run summary", fields);
+}
+
+/// Every configured feed with its health, as a table or JSON.
+fn list_feeds(config: Option<&Path>, json: bool) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    // Without the folder's lock: a running daemon holds it, and WAL lets a
+    // reader in beside it.
+    let state = State::open_read_only(&cfg.state_dir)?;
+    let now = chrono::Utc::now();
+    let rows = feed_health::rows(&cfg.feeds, state.as_ref(), now)?;
+    if json {
+        print(serde_json::to_value(&rows)?);
+    } else {
+        print!("{}", feed_table(&rows, now));
+    }
+    Ok(0)
+}
+
+/// The feeds as aligned columns, times relative to `now`.
+fn feed_table(rows: &[feed_health::FeedRow], now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = |t: &Option<String>, future: bool| -> String {
+        let Some(t) = t
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            return "-".to_string();
+        };
+        let secs = (t.with_timezone(&chrono::Utc) - now).num_seconds();
+        let span = match secs.unsigned_abs() {
+            s if s < 120 => format!("{s}s"),
+            s if s < 7200 => format!("{}m", s / 60),
+            s if s < 172_800 => format!("{}h", s / 3600),
+            s => format!("{}d", s / 86_400),
+        };
+        match (future, secs >= 0) {
+            (true, true) => format!("in {span}"),
+            (true, false) => "now".to_string(),
+            (false, _) => format!("{span} ago"),
+        }
+    };
+    let mut lines: Vec<Vec<String>> = vec![
+        [
+            "STATUS",
+            "NAME",
+            "URL",
+            "LAST SUCCESS",
+            "ERRORS",
+            "ITEMS",
+            "RECORDS",
+            "NEXT POLL",
+            "LAST ERROR",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for r in rows {
+        let status = match r.enabled {
+            true => r.status.to_string(),
+            false => format!("{} (disabled)", r.status),
+        };
+        lines.push(vec![
+            status,
+            r.name.clone().unwrap_or_else(|| "-".to_string()),
+            r.url.clone(),
+            since(&r.last_success, false),
+            r.errors.to_string(),
+            r.items.to_string(),
+            r.records.to_string(),
+            since(&r.next_poll, true),
+            r.dead
+                .clone()
+                .or_else(|| r.last_error.clone())
+                .unwrap_or_default(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Revives the given (or every dead) feed; exit 1 when a URL is not a
+/// configured feed.
+fn revive_feeds(config: Option<&Path>, all_dead: bool, urls: &[String]) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    // Beside a running daemon, which holds the folder's lock and reads the
+    // change back at its next look at the feed.
+    let state = State::open_shared(&cfg.state_dir)?;
+    let urls: Vec<String> = match all_dead {
+        true => feed_health::rows(&cfg.feeds, state.as_ref(), chrono::Utc::now())?
+            .into_iter()
+            .filter(|r| r.status == FeedStatus::Dead)
+            .map(|r| r.url)
+            .collect(),
+        false => urls.to_vec(),
+    };
+    if all_dead && urls.is_empty() {
+        observe::notice(Level::WARN, "no feed is dead");
+    }
+    let mut code = 0;
+    for url in &urls {
+        match feed_health::revive(&cfg.feeds, state.as_ref(), url)? {
+            Revived::Revived(shown) => println!("revived {shown}"),
+            Revived::NotDead(shown, status) => observe::notice(
+                Level::WARN,
+                &format!("{shown} is not dead ({status}): nothing to revive"),
+            ),
+            Revived::NotConfigured => {
+                observe::notice(
+                    Level::ERROR,
+                    &format!("{url} is not a configured feed ({})", cfg.origin),
+                );
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
 
 /// The configured feeds as OPML on stdout.

@@ -120,7 +120,7 @@ impl Feed {
 
     /// The feed as logs and the state store know it: without its secrets
     /// (`check` refuses two feeds that differ only in those).
-    fn shown(&self) -> String {
+    pub fn shown(&self) -> String {
         redact::url(self.url.as_str())
     }
 
@@ -158,6 +158,14 @@ impl Source for FeedSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {
         let feeds: Vec<Feed> = self.feeds.iter().filter(|f| f.enabled).cloned().collect();
         let sequential = self.sequential;
+        if !self.once {
+            tokio::spawn(super::health::keep_gauge(
+                Arc::new(self.feeds.clone()),
+                ctx.store.clone(),
+                self.poll.min_interval,
+                ctx.shutdown.clone(),
+            ));
+        }
         let poller = Arc::new(Poller {
             source: *self,
             ctx,
@@ -286,9 +294,19 @@ impl Poller {
             if let Some(reason) = &fs.dead {
                 tracing::warn!(
                     feed = url,
-                    "not polled: marked dead ({reason}); edit its config entry to retry"
+                    "not polled: marked dead ({reason}); `tidings feeds revive` or an edit of \
+                     its config entry polls it again"
                 );
-                return Ok(());
+                if self.source.once {
+                    return Ok(());
+                }
+                match self.revived(&url).await? {
+                    Some(revived) => {
+                        tracing::info!(feed = url, "revived: polled again");
+                        fs = revived;
+                    }
+                    None => return Ok(()),
+                }
             }
             if !self.source.once {
                 let wait = fs
@@ -312,11 +330,29 @@ impl Poller {
                 .await?
                 .unwrap_or_default()
                 .validators;
-            let span = tracing::info_span!("poll", feed = %url);
+            let span = tracing::info_span!("poll", feed = %url, feed_name = feed.name.as_deref());
             fs = self.poll(&feed, fs).instrument(span).await?;
             self.save(&url, &fs).await?;
             if self.source.once {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Waits for a dead feed to be revived (by `tidings feeds revive` in
+    /// another process, or the status page), looking at its state in the
+    /// store every `min_interval`, the shortest wait between two polls;
+    /// its state once revived, `None` at shutdown.
+    async fn revived(&self, url: &str) -> anyhow::Result<Option<FeedState>> {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.source.poll.min_interval) => {}
+                () = self.ctx.shutdown.cancelled() => return Ok(None),
+            }
+            let u = url.to_string();
+            let fs = self.ctx.store.call(move |s| s.feed(&u)).await?;
+            if let Some(fs) = fs.filter(|fs| fs.dead.is_none()) {
+                return Ok(Some(fs));
             }
         }
     }
@@ -437,6 +473,7 @@ impl Poller {
                     .url
                     .as_deref()
                     .and_then(|u| crate::url::canonicalize(&redact::url(u))),
+                seen: received_at,
             };
             items.push((key, item));
         }
@@ -476,7 +513,13 @@ impl Poller {
         let feed_origin = feed.url.origin();
         let mut sends = futures::stream::iter(fresh)
             .map(|(key, item)| {
-                let span = tracing::debug_span!("item", guid = %redact::text(&key.guid));
+                // The feed again: a log consumer that reads the innermost
+                // span only still learns which feed the item is from.
+                let span = tracing::debug_span!(
+                    "item",
+                    feed = %url,
+                    guid = %redact::text(&key.guid)
+                );
                 let document = Found {
                     origin: origin.clone(),
                     received_at,

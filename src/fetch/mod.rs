@@ -4,6 +4,7 @@
 //! reads and writes feed lists.
 
 pub mod feeds;
+pub mod health;
 pub mod http;
 pub mod local;
 pub mod opml;

@@ -12,7 +12,7 @@ use crate::dedup::Fingerprint;
 use crate::extract;
 use crate::flow::{Ack, Document, Outcome};
 use crate::observe::Counters;
-use crate::record::{Article, cap_text};
+use crate::record::{Article, OriginKind, cap_text};
 
 /// An extracted document, on its way to dedup.
 pub struct Parsed {
@@ -76,7 +76,10 @@ fn parse(doc: Document, limits: &Limits, counters: &Counters) -> Option<Parsed> 
     let mut ex = match extracted {
         Ok(ex) => ex,
         Err(e) => {
-            tracing::warn!(source = doc.describe(), "skipped: {e}");
+            // A feed's item names its feed, like every line of its poll.
+            let feed =
+                (doc.origin.kind == OriginKind::Feed).then_some(doc.origin.location.as_str());
+            tracing::warn!(source = doc.describe(), feed, "skipped: {e}");
             counters.skip("extract", &e.to_string());
             doc.ack.done(Outcome::Skipped);
             return None;

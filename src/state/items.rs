@@ -1,5 +1,6 @@
 //! Feed items: how each left the pipeline, and the page it links to.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{State, StateError};
@@ -14,6 +15,9 @@ pub struct ItemKey {
     /// The linked page's normalized URL without its secrets, when the item
     /// has a link.
     pub page: Option<String>,
+    /// When the feed's response that listed the item was received. Kept
+    /// from the first time the item is recorded: its first-seen time.
+    pub seen: DateTime<Utc>,
 }
 
 /// How an item left the pipeline. Every status but `Pending` is final: the
@@ -118,11 +122,11 @@ pub(super) fn upsert_item(
     at: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
             attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6,
-            page = COALESCE(?7, page)",
+            page = COALESCE(?7, page), first_seen = COALESCE(first_seen, ?8)",
     )?
     .execute(params![
         item.feed,
@@ -131,7 +135,8 @@ pub(super) fn upsert_item(
         u32::from(status == ItemStatus::Pending),
         record_id,
         at,
-        item.page
+        item.page,
+        crate::record::timestamp(item.seen)
     ])
     .map(drop)
 }

@@ -11,6 +11,7 @@
 //! an async worker.
 
 mod feeds;
+mod health;
 mod items;
 mod recent;
 mod records;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use feeds::{FeedState, Validators};
+pub use health::{FeedHealth, FeedStatus};
 pub use items::{ItemKey, ItemStatus};
 pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
@@ -146,6 +148,13 @@ const MIGRATIONS: &[&str] = &[
          record   TEXT NOT NULL
      );
      CREATE INDEX recent_at ON recent (at);",
+    // 4: when an item was first seen (the time of the feed's response that
+    // first listed it): a feed's history of new items, from which its usual
+    // gap between them is learned (`stale` in `health`). `at` changes with
+    // every attempt, so it cannot be that.
+    "ALTER TABLE items ADD COLUMN first_seen TEXT;
+     UPDATE items SET first_seen = at;
+     CREATE INDEX items_seen ON items (feed, first_seen);",
 ];
 
 impl State {
@@ -170,6 +179,15 @@ impl State {
             return Ok(None);
         }
         State::connect(dir).map(Some)
+    }
+
+    /// Opens an existing store without the folder's lock, to make a change
+    /// that is safe beside a running daemon: one statement that the daemon
+    /// reads back rather than overwrites (a revive, see
+    /// [`State::revive_feed`]). SQLite orders the two writers. `None` when
+    /// there is no store yet.
+    pub fn open_shared(dir: &Path) -> Result<Option<State>, StateError> {
+        State::open_read_only(dir)
     }
 
     /// Whether the store answers a query (for `/healthz`).
@@ -271,7 +289,8 @@ mod tests {
             let conn = Connection::open(dir.path().join("state.sqlite")).unwrap();
             conn.execute_batch(SCHEMA).unwrap();
             conn.execute(
-                "INSERT INTO items (feed, guid, status, at) VALUES ('f', 'g', 'written', 'now')",
+                "INSERT INTO items (feed, guid, status, at)
+                 VALUES ('f', 'g', 'written', '2020-01-05T12:00:00Z')",
                 [],
             )
             .unwrap();
@@ -281,6 +300,7 @@ mod tests {
             feed: "f".into(),
             guid: "g".into(),
             page: None,
+            seen: chrono::Utc::now(),
         };
         assert!(s.item_finished(&old).unwrap());
         let new = ItemKey {
@@ -290,6 +310,17 @@ mod tests {
         };
         s.mark_item(&new, ItemStatus::Skipped, None).unwrap();
         assert!(s.page_finished("https://news.example/a").unwrap());
+        let first_seen: String = s
+            .conn
+            .query_row("SELECT first_seen FROM items WHERE guid = 'g'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(
+            first_seen, "2020-01-05T12:00:00Z",
+            "an old item's last change stands for its first sight"
+        );
+        assert_eq!(s.feed_health("f", chrono::Utc::now()).unwrap().items, 2);
         drop(s);
         // Opening again applies nothing twice.
         assert!(State::open(dir.path()).is_ok());

@@ -130,3 +130,103 @@ async fn json_run_once_writes_only_json_lines() {
         "{events:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_log_line_of_a_poll_names_its_feed() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let items: String = ["fine", "missing", "empty"]
+        .iter()
+        .map(|g| {
+            format!("<item><title>{g}</title><link>{base}/p/{g}</link><guid>{g}</guid></item>")
+        })
+        .collect();
+    Mock::given(path("/wire.rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>W</title>{items}</channel></rss>"
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(path("/p/fine"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string(crate::support::article_page(1)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/p/empty"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html><body><nav>Home</nav></body></html>"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/p/missing"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(path("/broken.rss"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/garbled.rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<rss><chan"))
+        .mount(&server)
+        .await;
+    let feeds = [
+        ("wire.rss", "Wire Desk"),
+        ("broken.rss", "Broken Desk"),
+        ("garbled.rss", "Garbled Desk"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = String::from("[http]\nper_host_delay_ms = 0\n");
+    for (f, name) in feeds {
+        extra.push_str(&format!(
+            "[[feeds]]\nurl = \"{base}/{f}\"\nname = \"{name}\"\n"
+        ));
+    }
+    let cfg = config(dir.path(), &extra);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .current_dir(dir.path())
+        .args(["run", "--once", "--log-format", "json", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "tidings=debug")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = assert_every_line_is_json(&stderr(&out));
+    let urls: Vec<String> = feeds.iter().map(|(f, _)| format!("{base}/{f}")).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    // A line about the poll of a feed or one of its items mentions the fixture
+    // server; the run summary only counts.
+    for e in events.iter().filter(|e| {
+        e.to_string().contains(&base) || e["target"].as_str().unwrap().starts_with("tidings::fetch")
+    }) {
+        let feed = e["fields"]["feed"]
+            .as_str()
+            .or_else(|| e["span"]["feed"].as_str())
+            .unwrap_or_else(|| panic!("no feed named in the event or its span: {e}"));
+        assert!(urls.iter().any(|u| u == feed), "{feed} in {e}");
+        seen.insert(e["fields"]["message"].as_str().unwrap().to_string());
+        if let Some(spans) = e["spans"].as_array() {
+            let poll = spans.iter().find(|s| s["name"] == "poll").unwrap();
+            let name = feeds.iter().find(|(f, _)| feed.ends_with(f)).unwrap().1;
+            assert_eq!(poll["feed_name"], name, "{e}");
+        }
+    }
+    // Each kind of line was there to be judged.
+    for needle in [
+        "polled",
+        "poll failed",
+        "page skipped",
+        "skipped: page has no article text",
+    ] {
+        assert!(
+            seen.iter().any(|m| m.starts_with(needle)),
+            "{needle} in {seen:#?}"
+        );
+    }
+}
