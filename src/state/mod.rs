@@ -207,14 +207,13 @@ impl State {
         // WAL keeps readers and the writer apart and makes each commit one
         // append; NORMAL sync is durable across process crashes, which is the
         // failure the daemon must survive.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
-        migrate(&conn).map_err(wrap)?;
+        set_up(&conn).map_err(wrap)?;
         Ok(State {
             conn,
             path,
@@ -265,22 +264,44 @@ fn lock_folder(dir: &Path) -> Result<std::fs::File, StateError> {
     Ok(file)
 }
 
-/// Brings a store of any earlier version up to date. `SCHEMA` is the first
-/// version's layout, so a new store takes the same path as an old one.
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// Lays out a new store or brings one of any earlier version up to date.
+/// `SCHEMA` is the first version's layout, so a new store takes the same path
+/// as an old one. One write transaction, taken before the version is read:
+/// a `feeds` verb may open the store while the daemon is creating it, and the
+/// second of the two must find the work done, not do it again.
+fn set_up(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    let applied: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in (0i64..).zip(MIGRATIONS).skip(applied.max(0) as usize) {
-        let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
     }
-    Ok(())
+    tx.commit()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `feeds list` or `feeds revive` may open a store the daemon is still
+    /// creating: both sides set it up, and neither may fail for it.
+    #[test]
+    fn processes_opening_a_new_store_together_all_succeed() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("state.sqlite"), b"").unwrap();
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let dir = dir.path().to_path_buf();
+                    std::thread::spawn(move || State::open_shared(&dir).map(|s| s.is_some()))
+                })
+                .collect();
+            for opener in openers {
+                assert!(matches!(opener.join().unwrap(), Ok(true)));
+            }
+        }
+    }
 
     #[test]
     fn a_store_of_the_first_layout_is_migrated_and_keeps_its_items() {
