@@ -295,6 +295,7 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
         let listener = bind(page.listen, "status page listening").await?;
         let app = web::App {
             store: store.clone(),
+            feeds: Arc::new(cfg.feeds.clone()),
             counters: counters.clone(),
             metrics,
             token: page.token.as_deref().map(Arc::from),
