@@ -354,7 +354,7 @@ fn state_probe(dir: &Path) -> observe::Probe {
 fn write_fixture_feeds(cfg: &Config, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut toml = String::from("# Feeds this fixture was recorded with.\n");
-    for feed in &cfg.feeds {
+    for feed in cfg.feeds.iter().filter(|f| f.enabled) {
         let url = crate::redact::url(feed.url.as_str());
         toml.push_str(&format!("\n[[feeds]]\nurl = {url:?}\n"));
         if let Some(name) = &feed.name {
