@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Level;
 
-use crate::config::Config;
+use crate::config::{Config, Locations};
 use crate::dedup::{Fingerprint, Keys};
 use crate::fetch::feeds::FeedSource;
 use crate::fetch::health::{self as feed_health, Revived};
@@ -28,11 +28,35 @@ use crate::state::{FeedStatus, State, Store};
 use crate::tag::Taxonomy;
 use crate::web;
 
+/// `tidings --version`: the package version and the commit built from
+/// (`-dirty` when the sources differed from it; `unknown` outside a git
+/// checkout), written by build.rs.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")");
+
+/// The help of every verb's `--config`.
+const CONFIG_HELP: &str = "Config file; relative paths in it resolve against its folder, \
+     those of the state and output against $STATE_DIRECTORY when set (default: \
+     $CONFIGURATION_DIRECTORY/tidings.toml if it exists, else the embedded config)";
+
+/// Where things are and what the logs show (`Locations`,
+/// `Command::default_log_level`, `observe::init_logging`), for `--help` and
+/// the man page.
+const AFTER_HELP: &str = "Without --config, tidings reads $CONFIGURATION_DIRECTORY/tidings.toml \
+     if it exists, else its embedded config. Relative paths in a config resolve against its \
+     folder (the working directory for the embedded one), except the state folder and JSONL \
+     files, which go under $STATE_DIRECTORY when it is set. systemd sets both variables for a \
+     unit with StateDirectory= and ConfigurationDirectory=; the container image sets them to \
+     /var/lib/tidings and /etc/tidings.
+
+Logs go to standard error. RUST_LOG filters them; without it tidings shows its own warnings \
+     and errors (and its info events for run, record and replay) and other crates' errors only.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tidings",
-    version,
-    about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks."
+    version = VERSION,
+    about = "Ingests live news: feeds -> extract -> dedup -> tag -> sinks.",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Log format on standard error.
@@ -54,8 +78,7 @@ pub enum Command {
     },
     /// Compare one document with the seed corpus and the records already ingested.
     Dedup {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
         path: PathBuf,
@@ -63,7 +86,8 @@ pub enum Command {
     /// Tag one document: relevance to the Russia-Ukraine peace process, topics
     /// with the sentences that show them, and the actors named.
     Tag {
-        /// Config file (its [tag] taxonomy; default: the embedded taxonomy).
+        /// Config file, for its [tag] taxonomy (default: $CONFIGURATION_DIRECTORY/tidings.toml
+        /// if it exists, else the embedded config and taxonomy).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Text or HTML document, or `-` for standard input.
@@ -75,11 +99,13 @@ pub enum Command {
     /// HTML pages and feed files (RSS, Atom, JSON Feed). With no input, the seed
     /// corpus (seeds/) is ingested. Records already written are not written again.
     Backfill {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Write records to this JSONL file instead of the configured sinks.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Files or folders to ingest: text documents, HTML pages, feed files
+        /// (default: the seed corpus).
         inputs: Vec<PathBuf>,
     },
     /// The daemon: poll the configured feeds, fetch new items' pages, run the
@@ -90,7 +116,7 @@ pub enum Command {
     /// the state stays consistent: items not yet in every sink come back on the
     /// next start.
     Run {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Poll each feed once, drain and exit.
         #[arg(long)]
@@ -98,11 +124,12 @@ pub enum Command {
     },
     /// Like `run`, and store every HTTP response in a fixture folder for `replay`.
     Record {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// The fixture folder (created; responses are appended).
         #[arg(long)]
         out: PathBuf,
+        /// Poll each feed once, drain and exit.
         #[arg(long)]
         once: bool,
     },
@@ -111,7 +138,7 @@ pub enum Command {
     Replay {
         /// Fixture folder made by `record` (or by hand).
         dir: PathBuf,
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Write records to this JSONL file instead of the configured sinks.
         #[arg(long)]
@@ -119,8 +146,25 @@ pub enum Command {
     },
     /// Validate the config without running anything; list every problem.
     Check {
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
+    },
+    /// Print the completion script for a shell, made from this binary's
+    /// verbs and flags (for packagers: `tidings completions bash >
+    /// /usr/share/bash-completion/completions/tidings`).
+    #[command(hide = true)]
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page tidings(1), or write it and one page per verb
+    /// (tidings-run(1), ...) into a folder.
+    #[command(hide = true)]
+    Manpage {
+        /// Write tidings.1 and tidings-VERB.1 here instead of printing tidings.1.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
     /// The configured feeds: their health, their list as OPML, reviving dead ones.
     Feeds {
@@ -135,8 +179,7 @@ pub enum FeedsCommand {
     /// failing, stale (it answers, but nothing new for much longer than its
     /// usual gap) or dead. Works while the daemon runs.
     List {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// One JSON array instead of a table.
         #[arg(long)]
@@ -148,15 +191,13 @@ pub enum FeedsCommand {
     /// A feed with tags sits in a folder named by its first tag; its other
     /// tags are its category.
     Export {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
     /// Poll dead feeds again. A running daemon picks the change up at its
     /// next look at the feed (every [poll] min_interval_secs).
     Revive {
-        /// Config file (default: the embedded config).
-        #[arg(long)]
+        #[arg(long, help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Every dead feed.
         #[arg(long, conflicts_with = "urls")]
@@ -210,7 +251,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 urls,
             } => revive_feeds(config.as_deref(), all_dead, &urls),
         },
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tidings", &mut std::io::stdout().lock());
+            Ok(0)
+        }
+        Command::Manpage { out_dir } => manpage(out_dir.as_deref()),
     }
+}
+
+/// The man pages, made from the same definition as `--help`.
+fn manpage(out_dir: Option<&Path>) -> anyhow::Result<i32> {
+    match out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
+            .render(&mut std::io::stdout().lock())
+            .context("writing the man page")?,
+    }
+    Ok(0)
 }
 
 /// Cancels `shutdown` on the first SIGINT/SIGTERM; exits at once on the
@@ -399,8 +461,33 @@ fn print(value: serde_json::Value) {
     println!("{value}");
 }
 
+/// The run's config: `--config`, else the service manager's (see
+/// [`Locations`]). Says where it came from, where the state is and where
+/// records go, with absolute paths: a relative one means little in the log
+/// of a service.
 fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+    let cfg = Config::load_at(&Locations::from_env(path))?;
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let records: Vec<String> = cfg
+        .sinks
+        .iter()
+        .map(|s| match s {
+            sink::Config::Jsonl(j) => absolute(&j.path),
+            other => other.place().to_string(),
+        })
+        .collect();
+    tracing::info!(
+        config = %cfg.origin,
+        state = %absolute(&cfg.state_dir),
+        records = %records.join(", "),
+        "locations"
+    );
+    Ok(cfg)
 }
 
 /// The one sink of `--out`: a JSONL file.
@@ -707,7 +794,7 @@ fn export_feeds(config: Option<&Path>) -> anyhow::Result<i32> {
 
 /// Validates the config and the taxonomy it names; every problem on stdout.
 fn check(config: Option<&Path>) -> i32 {
-    let cfg = match Config::load(config) {
+    let cfg = match Config::load_at(&Locations::from_env(config)) {
         Ok(cfg) => cfg,
         Err(e) => {
             for problem in &e.0 {

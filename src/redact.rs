@@ -18,6 +18,28 @@ use std::borrow::Cow;
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
+/// A secret held apart from any URL (a password from the config): it is
+/// used where needed and shows as [`MASK`] when debug-printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
 /// A URL (or a comma-separated list of them, as NATS takes) without its
 /// secrets. The input is taken to be a URL even without a scheme:
 /// `TOKEN@host:4222` hides `TOKEN`.

@@ -8,6 +8,7 @@
 //! [`Config`] with no `Option`s left to interpret, or every problem at once,
 //! so `tidings check` can list them in one go.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,12 +16,71 @@ use crate::fetch::feeds::{Feed, Poll};
 use crate::fetch::{http, opml};
 use crate::redact;
 pub use crate::settings::Problem;
-use crate::settings::{Report, Section};
+use crate::settings::{self, Dirs, Report, Section};
 use crate::sink::{self, Place};
 use crate::web;
 
 /// The config compiled into the binary, used when no `--config` is given.
 pub const EMBEDDED: &str = include_str!("../../config/tidings.toml");
+
+/// The config's file name in `$CONFIGURATION_DIRECTORY`.
+pub const CONFIG_FILE: &str = "tidings.toml";
+
+/// Where a run's config comes from and where what it writes goes.
+///
+/// From a checkout that is `--config` (else the embedded config) and paths
+/// relative to the config's folder (the working directory for the embedded
+/// one). A service started by systemd runs in `/`, where `data/` and `out/`
+/// are no place to write; `StateDirectory=tidings` and
+/// `ConfigurationDirectory=tidings` give it `$STATE_DIRECTORY` (e.g.
+/// `/var/lib/tidings`) and `$CONFIGURATION_DIRECTORY` (`/etc/tidings`), and
+/// the container image sets the same two.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Locations {
+    /// The config file; `None`: the embedded config.
+    pub config: Option<PathBuf>,
+    /// The state directory, under which the config's relative state and
+    /// output paths resolve; `None`: beside the config, like its other paths.
+    pub state: Option<PathBuf>,
+}
+
+impl Locations {
+    /// `--config` if given, else `$CONFIGURATION_DIRECTORY/tidings.toml` if
+    /// that file exists; the state directory from `$STATE_DIRECTORY`.
+    pub fn from_env(config: Option<&Path>) -> Locations {
+        Locations::new(
+            config,
+            std::env::var_os("STATE_DIRECTORY").as_deref(),
+            std::env::var_os("CONFIGURATION_DIRECTORY").as_deref(),
+        )
+    }
+
+    /// [`Locations::from_env`] with the two variables given.
+    pub fn new(
+        config: Option<&Path>,
+        state_directory: Option<&OsStr>,
+        configuration_directory: Option<&OsStr>,
+    ) -> Locations {
+        let config = config.map(Path::to_path_buf).or_else(|| {
+            folders(configuration_directory)
+                .map(|dir| dir.join(CONFIG_FILE))
+                .find(|file| file.is_file())
+        });
+        Locations {
+            config,
+            state: folders(state_directory).next(),
+        }
+    }
+}
+
+/// The folders of a variable such as `$STATE_DIRECTORY`: systemd joins
+/// those of several `StateDirectory=` entries with `:` (tidings' own first).
+fn folders(value: Option<&OsStr>) -> impl Iterator<Item = PathBuf> + '_ {
+    value
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .filter(|p| !p.as_os_str().is_empty())
+}
 
 /// Every problem of a config that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +152,19 @@ pub struct Tag {
 impl Config {
     /// Loads the config at `path`, or the embedded default when `None`.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        match path {
+        Config::load_at(&Locations {
+            config: path.map(Path::to_path_buf),
+            state: None,
+        })
+    }
+
+    /// Loads the config of `at`, its state and output under `at.state`.
+    pub fn load_at(at: &Locations) -> Result<Config, ConfigError> {
+        let dirs = |base: &Path| Dirs {
+            config: base.to_path_buf(),
+            data: at.state.clone().unwrap_or_else(|| base.to_path_buf()),
+        };
+        match &at.config {
             Some(path) => {
                 let origin = path.display().to_string();
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -104,14 +176,21 @@ impl Config {
                     }])
                 })?;
                 let base = path.parent().unwrap_or(Path::new("."));
-                Config::parse(&text, &origin, base)
+                Config::parse_in(&text, &origin, &dirs(base))
             }
-            None => Config::parse(EMBEDDED, "<embedded config>", Path::new("")),
+            None => Config::parse_in(EMBEDDED, "<embedded config>", &dirs(Path::new(""))),
         }
     }
 
-    /// Parses TOML text; relative paths resolve against `base`.
+    /// Parses TOML text; relative paths resolve against `base`. `${VAR}`
+    /// references and `X_file` keys are filled in from the process
+    /// environment and the files first (see [`settings::environment`]).
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+        Config::parse_in(text, origin, &Dirs::beside(base))
+    }
+
+    /// Parses TOML text; relative paths resolve against `dirs`.
+    pub fn parse_in(text: &str, origin: &str, dirs: &Dirs) -> Result<Config, ConfigError> {
         let report = Report::new(origin, text);
         let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
         if !syntax.is_empty() {
@@ -123,8 +202,12 @@ impl Config {
             }
             return Err(ConfigError(report.into_problems()));
         }
+        let mut doc = doc;
+        settings::environment::expand(doc.get_mut(), &report, &dirs.config, &|name| {
+            std::env::var_os(name)
+        });
         let mut root = report.root(doc.get_ref());
-        let config = read(&mut root, origin, base);
+        let config = read(&mut root, origin, dirs);
         root.finish();
         let problems = report.into_problems();
         if problems.is_empty() {
@@ -139,7 +222,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// A path relative to the config's folder; reported when empty.
+/// A path relative to `base`; reported when empty.
 fn path(s: &mut Section<'_>, name: &'static str, base: &Path) -> Option<PathBuf> {
     let value = s.str(name)?;
     if value.trim().is_empty() {
@@ -148,9 +231,10 @@ fn path(s: &mut Section<'_>, name: &'static str, base: &Path) -> Option<PathBuf>
     Some(base.join(value))
 }
 
-fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
+fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
+    let base = &dirs.config;
     let mut s = root.table("state");
-    let state_dir = path(&mut s, "dir", base).unwrap_or_else(|| base.join("data"));
+    let state_dir = path(&mut s, "dir", &dirs.data).unwrap_or_else(|| dirs.output("data"));
     s.finish();
 
     let mut s = root.table("pipeline");
@@ -203,17 +287,17 @@ fn read(root: &mut Section<'_>, origin: &str, base: &Path) -> Config {
     s.finish();
 
     let mut s = root.table("web");
-    let web = web::Config::read(&mut s, base);
+    let web = web::Config::read(&mut s);
     s.finish();
 
     let lists = root.strings("feeds_opml");
-    let listed = feed_lists(root, &lists, base);
+    let listed = feed_lists(root, &lists, dirs);
     let feeds = feeds(root.tables("feeds"), listed);
-    let sinks = sinks(root.tables("sinks"), base);
+    let sinks = sinks(root.tables("sinks"), dirs);
     let sinks = if sinks.is_empty() {
         // A config without sinks still writes somewhere a user will look.
         vec![sink::Config::Jsonl(sink::JsonlConfig {
-            path: base.join("out/records.jsonl"),
+            path: dirs.output("out/records.jsonl"),
         })]
     } else {
         sinks
@@ -267,10 +351,10 @@ struct Listed {
 
 /// The feeds of the `feeds_opml` lists; a list that cannot be read or an
 /// outline whose `xmlUrl` is unusable is a problem of that file.
-fn feed_lists(root: &Section<'_>, paths: &[&str], base: &Path) -> Vec<Listed> {
+fn feed_lists(root: &Section<'_>, paths: &[&str], dirs: &Dirs) -> Vec<Listed> {
     let mut listed = Vec::new();
     for path in paths {
-        let path = base.join(path);
+        let path = dirs.input(path);
         let file = path.display().to_string();
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -378,10 +462,10 @@ fn entry_at(s: &Section<'_>, name: &str) -> String {
     }
 }
 
-fn sinks(mut entries: Vec<Section<'_>>, base: &Path) -> Vec<sink::Config> {
+fn sinks(mut entries: Vec<Section<'_>>, dirs: &Dirs) -> Vec<sink::Config> {
     let read: Vec<Option<sink::Config>> = entries
         .iter_mut()
-        .map(|s| sink::Config::read(s, base))
+        .map(|s| sink::Config::read(s, dirs))
         .collect();
     let places: Vec<Option<Place>> = read
         .iter()
@@ -435,6 +519,69 @@ mod tests {
         assert_eq!(c.state_dir, Path::new("/etc/tidings/st"));
         assert!(
             matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/etc/tidings/o/r.jsonl"))
+        );
+    }
+
+    #[test]
+    fn the_state_directory_is_the_first_of_systemds_list_and_an_empty_one_is_none() {
+        let at = |state: &str| Locations::new(None, Some(OsStr::new(state)), None).state;
+        assert_eq!(
+            at("/var/lib/tidings"),
+            Some(PathBuf::from("/var/lib/tidings"))
+        );
+        assert_eq!(
+            at("/var/lib/tidings:/var/lib/other"),
+            Some(PathBuf::from("/var/lib/tidings"))
+        );
+        assert_eq!(at(""), None);
+        assert_eq!(Locations::new(None, None, None), Locations::default());
+    }
+
+    #[test]
+    fn the_config_is_the_first_tidings_toml_of_the_configuration_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join(CONFIG_FILE), "").unwrap();
+        let dirs = std::env::join_paths([&a, &b]).unwrap();
+        let at = Locations::new(None, None, Some(&dirs));
+        assert_eq!(at.config, Some(b.join(CONFIG_FILE)));
+        let given = Path::new("mine.toml");
+        let at = Locations::new(Some(given), None, Some(&dirs));
+        assert_eq!(at.config.as_deref(), Some(given));
+    }
+
+    #[test]
+    fn under_a_state_directory_state_and_records_resolve_there_and_reads_beside_the_config() {
+        let at = Locations {
+            config: None,
+            state: Some(PathBuf::from("/var/lib/tidings")),
+        };
+        let c = Config::load_at(&at).unwrap();
+        assert_eq!(c.state_dir, Path::new("/var/lib/tidings/data"));
+        assert!(
+            matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/var/lib/tidings/out/records.jsonl"))
+        );
+        let dirs = Dirs {
+            config: PathBuf::from("/etc/tidings"),
+            data: PathBuf::from("/var/lib/tidings"),
+        };
+        let c = Config::parse_in(
+            "[state]\ndir = \"st\"\n[tag]\ntaxonomy = \"t.toml\"\n[dedup]\nseeds = \"s\"\n\
+             [[sinks]]\nkind = \"jsonl\"\npath = \"/srv/r.jsonl\"\n",
+            "t.toml",
+            &dirs,
+        )
+        .unwrap();
+        assert_eq!(c.state_dir, Path::new("/var/lib/tidings/st"));
+        assert_eq!(
+            c.tag.taxonomy.as_deref(),
+            Some(Path::new("/etc/tidings/t.toml"))
+        );
+        assert_eq!(c.dedup.seeds.as_deref(), Some(Path::new("/etc/tidings/s")));
+        assert!(
+            matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/srv/r.jsonl"))
         );
     }
 

@@ -14,22 +14,22 @@ use tokio::io::AsyncWriteExt;
 
 use super::{Place, SinkError};
 use crate::record::Record;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
-/// `kind = "jsonl"`: `path`, relative to the config's folder.
+/// `kind = "jsonl"`: `path`, relative to the data folder (see [`Dirs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
 }
 
 impl Config {
-    pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>, dirs: &Dirs) -> Option<Config> {
         let path = s.required_str("path")?;
         if path.trim().is_empty() {
             s.problem("path", "must not be empty");
         }
         Some(Config {
-            path: base.join(path),
+            path: dirs.output(path),
         })
     }
 

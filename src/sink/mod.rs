@@ -22,11 +22,11 @@ mod postgres;
 mod retry;
 mod stdout;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::record::Record;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 pub use jsonl::{Config as JsonlConfig, JsonlSink};
 pub use nats::{Config as NatsConfig, NatsError, NatsSink, validate_nats};
@@ -124,6 +124,30 @@ impl Place {
     }
 }
 
+/// Where a sink writes, for the log line that says where records go; no
+/// credentials, as a place has none.
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let servers = |servers: &[(String, u16)]| {
+            let all: Vec<String> = servers.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+            all.join(",")
+        };
+        match self {
+            Place::File(path) => write!(f, "{}", path.display()),
+            Place::Stdout => f.write_str("standard output"),
+            Place::Table {
+                servers: s,
+                database,
+                table,
+            } => write!(f, "postgres {}/{database} table {table}", servers(s)),
+            Place::Subject {
+                servers: s,
+                subject,
+            } => write!(f, "nats {} subject {subject}", servers(s)),
+        }
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Default)]
 pub struct Written {
@@ -154,14 +178,14 @@ macro_rules! kinds {
         impl Config {
             /// The entry's settings; `None` (problems reported) when they
             /// cannot be used.
-            pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+            pub fn read(s: &mut Section<'_>, dirs: &Dirs) -> Option<Config> {
                 let Some(kind) = s.required_str("kind") else {
                     // Which keys belong here depends on the kind: none can be judged.
                     s.skip_unread();
                     return None;
                 };
                 match kind {
-                    $($kind => $module::Config::read(s, base).map(Config::$variant),)*
+                    $($kind => $module::Config::read(s, dirs).map(Config::$variant),)*
                     other => {
                         let kinds = [$(format!("{:?}", $kind)),*];
                         s.problem(

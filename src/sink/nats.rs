@@ -11,7 +11,6 @@
 //! acknowledged, and messages that got through are dropped as repeats when
 //! it comes again (within the duplicate window).
 
-use std::path::Path;
 use std::time::Duration;
 
 use async_nats::jetstream::context::{
@@ -25,7 +24,7 @@ use super::Place;
 use super::retry::{Retry, Unreachable};
 use crate::record::Record;
 use crate::redact;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 /// How long JetStream remembers message ids. Long enough to cover a restart
 /// after a crash, which sends the unacknowledged records again; a `tidings
@@ -272,7 +271,7 @@ impl Config {
         }
     }
 
-    pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>, _dirs: &Dirs) -> Option<Config> {
         let url = s.required_str("url");
         let subject = s.required_str("subject");
         let stream = s.str("stream");

@@ -1,20 +1,19 @@
 //! `kind = "stdout"`: JSON lines on standard output, for piping into jq.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
 use super::{Place, SinkError};
 use crate::record::Record;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 /// Standard output takes no settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config;
 
 impl Config {
-    pub fn read(_s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+    pub fn read(_s: &mut Section<'_>, _dirs: &Dirs) -> Option<Config> {
         Some(Config)
     }
 

@@ -15,7 +15,6 @@ mod chart;
 mod pages;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,27 +46,13 @@ pub struct Config {
 
 impl Config {
     /// The section; `None` when the page is off (no `listen`).
-    pub fn read(s: &mut Section<'_>, base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>) -> Option<Config> {
         let listen = s.str("listen");
+        // `token_file` is read into `token` by the config reader, as any
+        // `X_file` key is.
         let token = s.str("token").map(str::to_string);
-        let token_file = s.str("token_file").map(|p| base.join(p));
         let keep_days = s.int("keep_days", 7, 1..=365);
         let keep_records = s.int("keep_records", 20_000, 100..=10_000_000) as usize;
-        let token = match (token, token_file) {
-            (Some(_), Some(_)) => {
-                s.problem("token_file", "give token or token_file, not both");
-                None
-            }
-            (Some(token), None) => Some(token),
-            (None, Some(path)) => match std::fs::read_to_string(&path) {
-                Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_string()),
-                Err(e) => {
-                    s.problem("token_file", format!("cannot read {}: {e}", path.display()));
-                    None
-                }
-            },
-            (None, None) => None,
-        };
         if token.as_deref().is_some_and(|t| t.len() < 16) {
             s.problem("token", "is shorter than 16 characters: too easy to guess");
         }

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod own_postgres;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -17,12 +18,24 @@ pub fn repo(rel: &str) -> PathBuf {
 
 /// Runs the `tidings` binary in `cwd`.
 pub fn tidings(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .current_dir(cwd)
+    tidings_with(cwd, args, &[])
+}
+
+/// Runs the `tidings` binary in `cwd` with these environment variables, and
+/// without the ones that change its defaults unless given here: a test run
+/// by a service manager (systemd sets `STATE_DIRECTORY` for a service with
+/// `StateDirectory=`) must not write where the service keeps its state.
+pub fn tidings_with(cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidings"));
+    cmd.current_dir(cwd)
         .args(args)
         .env_remove("RUST_LOG")
-        .output()
-        .expect("the tidings binary runs")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CONFIGURATION_DIRECTORY");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().expect("the tidings binary runs")
 }
 
 pub fn stderr(out: &Output) -> String {

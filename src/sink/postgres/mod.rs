@@ -13,19 +13,24 @@
 //! [`PostgresSink::write`] is safe too: the batch counts as not acknowledged,
 //! and whatever part of it reached the table is overwritten with the same
 //! values when it comes again.
+//!
+//! TLS follows libpq's `sslmode` and `sslrootcert` URL parameters (see
+//! [`tls`]).
+
+pub mod tls;
 
 use std::path::Path;
 use std::time::Duration;
 
-use tokio_postgres::config::SslMode;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::Place;
 use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
-use crate::settings::Section;
+use crate::settings::{Dirs, Section};
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -48,6 +53,17 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum PostgresError {
     #[error("{0}")]
     Config(String),
+    #[error(
+        "connecting to {target} with TLS (sslmode={}, roots: {roots}): {reason}{}",
+        .mode.name(),
+        hint(*.mode, .reason)
+    )]
+    Tls {
+        target: String,
+        mode: tls::SslMode,
+        roots: String,
+        reason: String,
+    },
     #[error("connecting to {target}")]
     Connect {
         target: String,
@@ -107,6 +123,7 @@ impl PostgresError {
             | PostgresError::Write { source, .. } => transient_pg(source),
             PostgresError::Timeout { .. } => true,
             PostgresError::Unreachable(_)
+            | PostgresError::Tls { .. }
             | PostgresError::Config(_)
             | PostgresError::NewerTable { .. }
             | PostgresError::OlderTable { .. }
@@ -127,6 +144,18 @@ impl PostgresError {
             }),
             _ => false,
         }
+    }
+}
+
+/// What to do about a TLS failure, after the reason.
+fn hint(mode: tls::SslMode, reason: &str) -> &'static str {
+    if reason.contains("does not support TLS") {
+        "; turn ssl on in the server, or connect with sslmode=prefer or disable"
+    } else if reason.contains("certificate") && mode != tls::SslMode::Require {
+        "; server certificate verification failed: name the CA that issued it with \
+         sslrootcert=PATH, or use sslmode=require to encrypt without verifying"
+    } else {
+        ""
     }
 }
 
@@ -164,20 +193,15 @@ pub fn validate_postgres(url: &str, table: &str) -> Vec<String> {
             "URL scheme {:?} is not postgres:// or postgresql://",
             u.scheme()
         )),
-        Ok(_) => match url.parse::<tokio_postgres::Config>() {
-            Err(e) => problems.push(format!("not a usable PostgreSQL URL: {}", chain(&e))),
-            Ok(c) => {
-                if c.get_hosts().is_empty() {
+        Ok(_) => match tls::split(url) {
+            Err(e) => problems.push(e),
+            Ok(split) => match split.url.parse::<tokio_postgres::Config>() {
+                Err(e) => problems.push(format!("not a usable PostgreSQL URL: {}", chain(&e))),
+                Ok(c) if c.get_hosts().is_empty() => {
                     problems.push("the URL names no host".to_string());
                 }
-                if matches!(c.get_ssl_mode(), SslMode::Require) {
-                    problems.push(
-                        "sslmode=require is not supported: tidings connects to PostgreSQL \
-                         without TLS"
-                            .to_string(),
-                    );
-                }
-            }
+                Ok(_) => {}
+            },
         },
     }
     if let Err(problem) = check_table_name(table) {
@@ -214,37 +238,82 @@ fn check_table_name(table: &str) -> Result<(), String> {
     }
 }
 
-/// `kind = "postgres"`: `url` and `table` (default `records`).
+/// `kind = "postgres"`: `url`, `table` (default `records`) and `password`
+/// (else the URL's own, if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub url: String,
     pub table: String,
+    /// Kept out of the URL so that it can come from a file
+    /// (`password_file`) while the URL stays in the config.
+    pub password: Option<redact::Secret>,
+    /// From the URL's `sslmode` and `sslrootcert`.
+    pub tls: tls::Tls,
 }
 
 impl Config {
+    /// Settings for `url`, a `sslrootcert` in it taken relative to the
+    /// working directory. A URL that cannot be used is refused by
+    /// [`PostgresSink::open`].
     pub fn new(url: &str, table: &str) -> Config {
         Config {
             url: url.to_string(),
             table: table.to_string(),
+            password: None,
+            tls: tls::split(url)
+                .map(|split| tls::Tls::resolve(&split, Path::new("")))
+                .unwrap_or_default(),
         }
     }
 
-    pub fn read(s: &mut Section<'_>, _base: &Path) -> Option<Config> {
+    pub fn read(s: &mut Section<'_>, dirs: &Dirs) -> Option<Config> {
         let url = s.required_str("url");
         let table = s.str("table").unwrap_or("records");
+        let password = s.str("password");
         let url = url?;
         let problems = validate_postgres(url, table);
         for p in &problems {
             s.problem("", p.clone());
         }
-        problems.is_empty().then(|| Config::new(url, table))
+        let url_password = tls::split(url)
+            .ok()
+            .and_then(|split| split.url.parse::<tokio_postgres::Config>().ok())
+            .is_some_and(|c| c.get_password().is_some());
+        if password.is_some() && url_password {
+            s.problem(
+                "password",
+                "the URL has a password too: give it in one place",
+            );
+            return None;
+        }
+        if !problems.is_empty() {
+            return None;
+        }
+        let tls = tls::split(url)
+            .map(|split| tls::Tls::resolve(&split, &dirs.config))
+            .unwrap_or_default();
+        // A CA file that cannot be read is found by `check`, not at the
+        // first connect.
+        if let tls::Roots::File(path) = &tls.roots
+            && let Err(problem) = tls::read_certificates(path)
+        {
+            s.problem("url", problem);
+            return None;
+        }
+        Some(Config {
+            password: password.map(redact::Secret::new),
+            tls,
+            ..Config::new(url, table)
+        })
     }
 
     /// The servers, database and table: two sinks on one of each get every
     /// record twice from one run.
     pub fn place(&self) -> Place {
         // Validated already; an unparsable URL names no server to share.
-        let parsed: Option<tokio_postgres::Config> = self.url.parse().ok();
+        let parsed: Option<tokio_postgres::Config> = tls::split(&self.url)
+            .ok()
+            .and_then(|split| split.url.parse().ok());
         let (servers, database) = parsed.map_or_else(Default::default, |c| {
             let ports = c.get_ports();
             let servers = c
@@ -276,6 +345,9 @@ impl Config {
 
 pub struct PostgresSink {
     config: tokio_postgres::Config,
+    /// Made once: it holds the roots read at open.
+    connector: MakeRustlsConnect,
+    tls: tls::Tls,
     table: String,
     target: String,
     conn: Option<Conn>,
@@ -303,14 +375,24 @@ impl PostgresSink {
         if !problems.is_empty() {
             return Err(PostgresError::Config(problems.join("; ")));
         }
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| PostgresError::Config(chain(&e)))?;
+        let split = tls::split(url).map_err(PostgresError::Config)?;
+        let mut config: tokio_postgres::Config = split
+            .url
+            .parse()
+            .map_err(|e| PostgresError::Config(chain(&e)))?;
+        config.ssl_mode(settings.tls.mode.negotiation());
+        let connector = settings.tls.connector().map_err(PostgresError::Config)?;
         config.connect_timeout(CONNECT_TIMEOUT);
+        if let Some(password) = &settings.password {
+            config.password(password.expose());
+        }
         if config.get_application_name().is_none() {
             config.application_name("tidings");
         }
         let mut sink = PostgresSink {
             config,
+            connector,
+            tls: settings.tls.clone(),
             table: table.to_string(),
             target: redact::url(url),
             conn: None,
@@ -410,7 +492,7 @@ impl PostgresSink {
         let work = async {
             let conn = match existing {
                 Some(conn) => conn,
-                None => Conn::open(&self.config, &self.table, &self.target).await?,
+                None => Conn::open(self).await?,
             };
             if let Some((json, count)) = batch {
                 conn.client
@@ -439,19 +521,22 @@ impl PostgresSink {
 }
 
 impl Conn {
-    async fn open(
-        config: &tokio_postgres::Config,
-        table: &str,
-        target: &str,
-    ) -> Result<Conn, PostgresError> {
-        let (mut client, connection) =
-            config
-                .connect(NoTls)
-                .await
-                .map_err(|source| PostgresError::Connect {
+    async fn open(sink: &PostgresSink) -> Result<Conn, PostgresError> {
+        let (table, target) = (sink.table.as_str(), sink.target.as_str());
+        let (mut client, connection) = sink.config.connect(sink.connector.clone()).await.map_err(
+            |source| match tls::refusal(&source) {
+                Some(reason) => PostgresError::Tls {
+                    target: target.to_string(),
+                    mode: sink.tls.mode,
+                    roots: sink.tls.roots_name(),
+                    reason,
+                },
+                None => PostgresError::Connect {
                     target: target.to_string(),
                     source,
-                })?;
+                },
+            },
+        )?;
         let target_for_task = target.to_string();
         tokio::spawn(async move {
             // The client sees the same failure on its next request and

@@ -9,10 +9,16 @@
 //! Each getter also records its key as known, and [`Section::finish`] reports
 //! every key nobody asked for. A component reads its own section with it (the
 //! `[[sinks]]` entry of a sink, say) without a serde struct per section.
+//!
+//! Before any section is read, [`environment::expand`] fills in values from
+//! the environment and from `X_file` keys.
+
+pub mod environment;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -42,13 +48,55 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The folders a config's relative paths resolve against. What tidings
+/// reads (a taxonomy, a seed corpus, a token file) lies beside the config;
+/// what it writes (the state store, a JSONL file) goes under the data
+/// folder, which is the config's folder too unless the service manager gave
+/// tidings a state directory: a config in a read-only `/etc/tidings` then
+/// still works with `dir = "data"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// Reads and writes both beside the config.
+    pub fn beside(config: &Path) -> Dirs {
+        Dirs {
+            config: config.to_path_buf(),
+            data: config.to_path_buf(),
+        }
+    }
+
+    /// A path tidings reads.
+    pub fn input(&self, path: &str) -> PathBuf {
+        self.config.join(path)
+    }
+
+    /// A path tidings writes.
+    pub fn output(&self, path: &str) -> PathBuf {
+        self.data.join(path)
+    }
+}
+
 /// The problems found in one config text, with the text to turn byte offsets
 /// into line numbers.
 pub struct Report<'a> {
     file: &'a str,
     text: &'a str,
     problems: RefCell<Vec<Problem>>,
+    /// Values from the environment or a file, with what a problem shows in
+    /// their place.
+    hidden: RefCell<Vec<(String, String)>>,
+    /// Key paths whose value came from an `X_file` key.
+    from_file: RefCell<Vec<String>>,
 }
+
+/// Values shorter than this are not hidden in problems: a port or a flag
+/// from the environment is no secret, and hiding each `1` or `on` in every
+/// message would garble the messages.
+const MIN_HIDDEN_LEN: usize = 4;
 
 impl<'a> Report<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Report<'a> {
@@ -56,7 +104,35 @@ impl<'a> Report<'a> {
             file,
             text,
             problems: RefCell::new(Vec::new()),
+            hidden: RefCell::new(Vec::new()),
+            from_file: RefCell::new(Vec::new()),
         }
+    }
+
+    /// From now on, `value` shows as `shown` in every problem: it came from
+    /// the environment or a file and may be a secret.
+    pub fn hide(&self, value: &str, shown: &str) {
+        if value.chars().count() < MIN_HIDDEN_LEN {
+            return;
+        }
+        let mut hidden = self.hidden.borrow_mut();
+        // As written and as `{:?}` quotes it (a message quoting a value with
+        // a `"` or `\` in it escapes them).
+        let quoted = format!("{value:?}");
+        let escaped = &quoted[1..quoted.len() - 1];
+        for form in [value, escaped] {
+            if !hidden.iter().any(|(v, _)| v == form) {
+                hidden.push((form.to_string(), shown.to_string()));
+            }
+        }
+        // Longest first, so a value that contains another is hidden whole.
+        hidden.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    }
+
+    /// The value at `key` was read from the file of `key` + `_file`:
+    /// problems with it name that key, the one the user wrote.
+    pub fn came_from_file(&self, key: String) {
+        self.from_file.borrow_mut().push(key);
     }
 
     /// The 1-based line of a byte offset: the newlines before it, plus one, so
@@ -67,12 +143,22 @@ impl<'a> Report<'a> {
     }
 
     pub fn push(&self, key: impl Into<String>, line: Option<usize>, message: impl Into<String>) {
+        let mut key = key.into();
+        if self.from_file.borrow().contains(&key) {
+            key.push_str(environment::FILE_SUFFIX);
+        }
+        let mut message = message.into();
+        for (value, shown) in self.hidden.borrow().iter() {
+            if message.contains(value.as_str()) {
+                message = message.replace(value.as_str(), shown);
+            }
+        }
         self.problems.borrow_mut().push(Problem {
             file: self.file.to_string(),
-            key: key.into(),
+            key,
             // A value quoted back (a URL under the wrong key, say) must not
             // show its secrets either.
-            message: crate::redact::text(&message.into()),
+            message: crate::redact::text(&message),
             line,
         });
     }
@@ -399,13 +485,21 @@ impl<'a> Section<'a> {
         let expected: Vec<String> = self.known.iter().map(|k| format!("`{k}`")).collect();
         for key in unknown {
             let name: &str = key.get_ref();
+            // A key read from `X_file` is named as written.
+            let suffix = if self.report.from_file.borrow().contains(&self.key(name)) {
+                environment::FILE_SUFFIX
+            } else {
+                ""
+            };
             let message = match self.known.iter().find(|k| misspelt(name, k)) {
-                Some(meant) => format!("unknown field `{name}`, did you mean `{meant}`?"),
+                Some(meant) => {
+                    format!("unknown field `{name}{suffix}`, did you mean `{meant}{suffix}`?")
+                }
                 None if expected.is_empty() => {
-                    format!("unknown field `{name}`, this table takes no keys")
+                    format!("unknown field `{name}{suffix}`, this table takes no keys")
                 }
                 None => format!(
-                    "unknown field `{name}`, expected one of {}",
+                    "unknown field `{name}{suffix}`, expected one of {}",
                     expected.join(", ")
                 ),
             };
