@@ -357,6 +357,7 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
         let listener = bind(page.listen, "status page listening").await?;
         let app = web::App {
             store: store.clone(),
+            feeds: Arc::new(cfg.feeds.clone()),
             counters: counters.clone(),
             metrics,
             token: page.token.as_deref().map(Arc::from),
@@ -415,7 +416,7 @@ fn state_probe(dir: &Path) -> observe::Probe {
 fn write_fixture_feeds(cfg: &Config, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut toml = String::from("# Feeds this fixture was recorded with.\n");
-    for feed in &cfg.feeds {
+    for feed in cfg.feeds.iter().filter(|f| f.enabled) {
         let url = crate::redact::url(feed.url.as_str());
         toml.push_str(&format!("\n[[feeds]]\nurl = {url:?}\n"));
         if let Some(name) = &feed.name {

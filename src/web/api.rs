@@ -1,14 +1,17 @@
 //! The JSON endpoints behind the pages (and for scripts): `/api/records`,
-//! `/api/stats`.
+//! `/api/stats`, `/api/feeds`, and `POST /api/feeds/revive`.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::App;
+use super::auth::authorized;
+use crate::fetch::health::{self as feed_health, FeedRow, Revived};
 use crate::observe::{Logged, health, recent_problems};
 use crate::record::Record;
 use crate::state::{HourCount, RecentFilter};
@@ -144,6 +147,67 @@ pub async fn gather(app: &App) -> Result<Stats, crate::state::StateError> {
 pub async fn stats(State(app): State<App>) -> Response {
     match gather(&app).await {
         Ok(stats) => Json(stats).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// Every configured feed with its health, now.
+pub async fn feed_rows(app: &App) -> Result<Vec<FeedRow>, crate::state::StateError> {
+    let feeds = app.feeds.clone();
+    app.store
+        .call(move |s| feed_health::rows(&feeds, Some(s), Utc::now()))
+        .await
+}
+
+/// The array of `tidings feeds list --json`.
+pub async fn feeds(State(app): State<App>) -> Response {
+    match feed_rows(&app).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviveRequest {
+    url: String,
+}
+
+/// Revives a dead feed: `{"url": "..."}`, with the token. 404 for a URL
+/// that is not a configured feed; 200 with `revived` false for one that
+/// was not dead. The feed task looks at the store every
+/// `min_interval_secs`, so the feed is polled again within that time.
+pub async fn revive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    // The token first: nothing about the request is looked at without it.
+    if let Err(refused) = authorized(app.token.as_deref(), &headers) {
+        return refused.into_response();
+    }
+    let Ok(ReviveRequest { url }) = serde_json::from_slice(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"url\": \"...\"}\n",
+        )
+            .into_response();
+    };
+    let feeds = app.feeds.clone();
+    let asked = url.clone();
+    let revived = app
+        .store
+        .call(move |s| feed_health::revive(&feeds, Some(s), &asked))
+        .await;
+    match revived {
+        Ok(Revived::Revived(shown)) => {
+            tracing::info!(feed = shown, "revived from the status page");
+            Json(serde_json::json!({ "url": shown, "revived": true })).into_response()
+        }
+        Ok(Revived::NotDead(shown, status)) => {
+            Json(serde_json::json!({ "url": shown, "revived": false, "status": status }))
+                .into_response()
+        }
+        Ok(Revived::NotConfigured) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "url": url, "error": "not a configured feed" })),
+        )
+            .into_response(),
         Err(e) => failed(e),
     }
 }

@@ -10,6 +10,7 @@
 //! (`[web] token` or `token_file`); without a token configured it is refused.
 
 mod api;
+mod auth;
 mod chart;
 mod pages;
 
@@ -20,11 +21,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::fetch::feeds::Feed;
 use crate::observe::{Counters, health};
 use crate::settings::Section;
 use crate::state::Store;
@@ -77,6 +79,8 @@ impl Config {
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
+    /// The configured feeds, for the feeds page and reviving.
+    pub feeds: Arc<Vec<Feed>>,
     pub counters: Arc<Counters>,
     pub metrics: Option<PrometheusHandle>,
     pub token: Option<Arc<str>>,
@@ -92,11 +96,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/", get(pages::overview))
+        .route("/feeds", get(pages::feeds))
         .route("/news", get(pages::news))
         .route("/records/{id}", get(pages::record))
         .route("/trends", get(pages::trends))
         .route("/api/records", get(api::records))
         .route("/api/stats", get(api::stats))
+        .route("/api/feeds", get(api::feeds))
+        .route("/api/feeds/revive", post(api::revive))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/static/app.css", get(css))

@@ -1,5 +1,5 @@
-//! The HTML pages: overview, news, one record, trends. Rendered with maud,
-//! which escapes every value it is given.
+//! The HTML pages: overview, feeds, news, one record, trends. Rendered with
+//! maud, which escapes every value it is given.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,9 +10,11 @@ use chrono::{Duration, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use super::App;
-use super::api::{RecordQuery, Stats, failed, gather};
+use super::api::{RecordQuery, Stats, failed, feed_rows, gather};
 use super::chart;
+use crate::fetch::health::FeedRow;
 use crate::record::Record;
+use crate::state::FeedStatus;
 
 /// The frame of every page; `here` is the nav entry to mark.
 fn page(title: &str, here: &str, body: Markup) -> Html<String> {
@@ -135,6 +137,97 @@ fn overview_body(stats: &Stats) -> Markup {
                     @for p in &stats.problems {
                         tr { td { (p.at) } td { (p.level) } td { (p.message) } }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Problems first: the order of the feeds table, and its status column's
+/// sort key.
+fn severity(status: FeedStatus) -> u8 {
+    match status {
+        FeedStatus::Dead => 0,
+        FeedStatus::Failing => 1,
+        FeedStatus::Stale => 2,
+        FeedStatus::New => 3,
+        FeedStatus::Ok => 4,
+    }
+}
+
+pub async fn feeds(State(app): State<App>) -> Response {
+    let mut rows = match feed_rows(&app).await {
+        Ok(rows) => rows,
+        Err(e) => return failed(e),
+    };
+    rows.sort_by_key(|r| severity(r.status));
+    let any_dead = rows.iter().any(|r| r.status == FeedStatus::Dead);
+    let body = html! {
+        h1 { "Feeds" }
+        section.cards {
+            @for status in FeedStatus::ALL {
+                (card(rows.iter().filter(|r| r.status == status).count(), status.as_str()))
+            }
+        }
+        div.filters {
+            input #filter type="search" placeholder="filter by name, URL, status or error"
+                aria-label="filter the feeds";
+            @if any_dead {
+                @if app.token.is_some() {
+                    // A form, so the browser treats the field as a password;
+                    // the script keeps it from ever being submitted.
+                    form.token {
+                        label { "token " input #token type="password" autocomplete="off"; }
+                    }
+                    span.muted { "the [web] token, to revive a dead feed" }
+                } @else {
+                    span.muted { "reviving is off: no [web] token is configured" }
+                }
+            }
+        }
+        table #feeds .sortable-table {
+            thead {
+                tr {
+                    th.sortable { "status" }
+                    th.sortable { "feed" }
+                    th.sortable { "last success" }
+                    th.num.sortable { "errors" }
+                    th.num.sortable { "items" }
+                    th.num.sortable { "records" }
+                    th.sortable { "next poll" }
+                    th.sortable { "last error" }
+                    th { }
+                }
+            }
+            tbody { @for r in &rows { (feed_row(r, app.token.is_some())) } }
+        }
+        @if rows.is_empty() { p.muted { "No feeds configured." } }
+    };
+    page("Feeds", "Feeds", body).into_response()
+}
+
+fn feed_row(r: &FeedRow, can_revive: bool) -> Markup {
+    let status = r.status.as_str();
+    html! {
+        tr data-status=(status) {
+            td data-sort=(severity(r.status)) {
+                span class={ "status status-" (status) } { (status) }
+                @if !r.enabled { " " span.muted { "disabled" } }
+            }
+            td {
+                @if let Some(name) = &r.name { strong { (name) } br; }
+                span.muted { (r.url) }
+            }
+            td { (r.last_success.as_deref().unwrap_or("never")) }
+            td.num { (r.errors) }
+            td.num { (r.items) }
+            td.num { (r.records) }
+            td { (r.next_poll.as_deref().unwrap_or("")) }
+            td.err { (r.dead.as_deref().or(r.last_error.as_deref()).unwrap_or("")) }
+            td {
+                @if r.status == FeedStatus::Dead && can_revive {
+                    button.revive type="button" data-url=(r.url) { "revive" }
+                    " " span.revive-status {}
                 }
             }
         }

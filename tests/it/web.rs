@@ -152,6 +152,7 @@ async fn every_page_and_endpoint_answers_with_a_strict_policy() {
     let id = listed[0]["id"].as_str().unwrap();
     for page in [
         "/",
+        "/feeds",
         "/news",
         "/news?relevant=true",
         "/trends",
@@ -176,7 +177,7 @@ async fn in_a_browser_pages_load_cleanly_and_a_hostile_title_is_only_text() {
     let dir = tempfile::tempdir().unwrap();
     let (_daemon, addr, _server) = daemon(dir.path()).await;
     let base = format!("http://{addr}");
-    for page in ["/", "/news", "/trends"] {
+    for page in ["/", "/feeds", "/news", "/trends"] {
         let (dom, console) = browse(&format!("{base}{page}"));
         assert!(dom.contains("tidings"), "{page}: {dom}");
         assert!(console.is_empty(), "{page}: console says {console:?}");
@@ -193,4 +194,214 @@ async fn in_a_browser_pages_load_cleanly_and_a_hostile_title_is_only_text() {
     );
     assert!(!dom.contains("<title>pwned"), "its script did not run");
     assert!(dom.contains("<title>News · tidings</title>"));
+}
+
+/// A daemon with the status page over three feeds, once each has its status:
+/// the talks (ok), one that fails (500) and one that is gone (410) at first
+/// and back afterwards with one item. Polled every second, so that a revived
+/// feed is polled again at once.
+async fn daemon_with_troubled_feeds(
+    dir: &std::path::Path,
+) -> (Daemon, String, MockServer, [String; 3]) {
+    let server = MockServer::start().await;
+    let ok = feed(&server).await;
+    let base = server.uri();
+    Mock::given(path("/failing.rss"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/back.rss"))
+        .respond_with(ResponseTemplate::new(410))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/back.rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Back</title>\
+             <item><title>b</title><link>{base}/p/back</link><guid>back</guid></item>\
+             </channel></rss>"
+        )))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/p/back"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html; charset=utf-8")
+                .set_body_string(support::article_page(7)),
+        )
+        .mount(&server)
+        .await;
+    let feeds = [
+        ok,
+        format!("{base}/failing.rss"),
+        format!("{base}/back.rss"),
+    ];
+    let cfg = support::config(
+        dir,
+        &format!(
+            "[http]\nper_host_delay_ms = 0\n[poll]\ninterval_secs = 1\nmin_interval_secs = 1\n\
+             jitter = 0.0\n[web]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+             [[feeds]]\nurl = \"{}\"\nname = \"Talks Wire\"\n[[feeds]]\nurl = \"{}\"\n\
+             [[feeds]]\nurl = \"{}\"\n",
+            feeds[0], feeds[1], feeds[2]
+        ),
+    );
+    let daemon = Daemon::logged(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["run", "--log-format", "json", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null()),
+    );
+    let base = format!("http://{}", daemon.web_addr());
+    let wanted = ["ok", "failing", "dead"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let statuses = feed_statuses(&base).await;
+        if feeds
+            .iter()
+            .zip(wanted)
+            .all(|(f, s)| statuses.get(f).map(String::as_str) == Some(s))
+            && records(&dir.join("out.jsonl")).len() == 3
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{statuses:?}: {:?}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (daemon, base, server, feeds)
+}
+
+/// The status of each feed in `/api/feeds`, by URL.
+async fn feed_statuses(base: &str) -> std::collections::BTreeMap<String, String> {
+    let (_, _, body) = get(&format!("{base}/api/feeds")).await;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            (
+                r["url"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `POST /api/feeds/revive` with `body` and, when given, the `Authorization` header.
+async fn post_revive(base: &str, authorization: Option<&str>, body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/feeds/revive"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(a) = authorization {
+        request = request.header("authorization", a);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    #[allow(clippy::disallowed_methods)]
+    let text = resp.text().await.unwrap();
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revive_needs_the_token_and_the_daemon_polls_the_feed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, base, _server, feeds) = daemon_with_troubled_feeds(dir.path()).await;
+    let (status, _, body) = get(&format!("{base}/api/feeds")).await;
+    assert_eq!(status, 200);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["name"], "Talks Wire");
+    assert_eq!(rows[0]["records"], 3);
+    assert!(
+        rows[1]["last_error"].as_str().unwrap().contains("500"),
+        "{body}"
+    );
+
+    let dead = format!("{{\"url\": \"{}\"}}", feeds[2]);
+    let right = format!("Bearer {TOKEN}");
+    assert_eq!(post_revive(&base, None, &dead).await.0, 401);
+    assert_eq!(
+        post_revive(&base, Some("Bearer not-the-token-at-all"), &dead)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post_revive(&base, Some(&right[..right.len() - 1]), &dead)
+            .await
+            .0,
+        403
+    );
+    let (status, body) = post_revive(
+        &base,
+        Some(&right),
+        "{\"url\": \"https://nowhere.example/rss\"}",
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        get(&format!("{base}/api/feeds/revive")).await.0,
+        405,
+        "a GET changes nothing"
+    );
+    assert_eq!(feed_statuses(&base).await[&feeds[2]], "dead", "still dead");
+
+    let (status, body) = post_revive(&base, Some(&right), &dead).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["revived"], true, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !records(&dir.path().join("out.jsonl"))
+        .iter()
+        .any(|r| r["url"].as_str().is_some_and(|u| u.ends_with("/p/back")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the revived feed was not polled: {:?}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(feed_statuses(&base).await[&feeds[2]], "ok");
+    let (status, body) = post_revive(&base, Some(&right), &dead).await;
+    assert_eq!(
+        (status, body.contains("\"revived\":false")),
+        (200, true),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_feeds_page_shows_each_feeds_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, base, _server, feeds) = daemon_with_troubled_feeds(dir.path()).await;
+    let (dom, console) = browse(&format!("{base}/feeds"));
+    assert!(console.is_empty(), "console says {console:?}");
+    assert!(dom.contains("<title>Feeds · tidings</title>"), "{dom}");
+    for (feed, status) in feeds.iter().zip(["ok", "failing", "dead"]) {
+        let row = dom
+            .split("<tr")
+            .find(|row| row.contains(feed.as_str()))
+            .unwrap_or_else(|| panic!("a row for {feed}: {dom}"));
+        assert!(
+            row.contains(&format!(
+                "<span class=\"status status-{status}\">{status}</span>"
+            )),
+            "{feed} is {status}: {row}"
+        );
+        assert_eq!(
+            row.contains("<button class=\"revive\""),
+            status == "dead",
+            "{row}"
+        );
+    }
+    assert!(
+        dom.contains("id=\"token\""),
+        "the token field for revive: {dom}"
+    );
 }

@@ -62,4 +62,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const table = document.getElementById("feeds");
   if (filter && table) filterable(filter, table);
   document.querySelectorAll("button.revive").forEach(revivable);
+  // The token goes in a header only, never in a submitted form (a URL).
+  document.querySelectorAll("form.token").forEach(f => f.addEventListener("submit", e => e.preventDefault()));
 });
