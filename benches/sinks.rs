@@ -69,6 +69,7 @@ fn record(run: &str, n: usize) -> Record {
             mentions: 1,
             spellings: vec!["Ukraine".to_string()],
         }],
+        taxonomy_version: "0123456789ab".to_string(),
         truncated: false,
         title,
         text,

@@ -126,6 +126,8 @@ pub struct Tags {
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
     pub actors: Vec<ActorTag>,
+    /// Which taxonomy found these tags (`tag::Taxonomy::version`).
+    pub taxonomy_version: String,
 }
 
 /// A document once its text is extracted: everything its record will say
@@ -174,6 +176,10 @@ pub struct Record {
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
     pub actors: Vec<ActorTag>,
+    /// The taxonomy that tagged the record. Empty in records written before
+    /// records carried it (`tidings retag` fills it in).
+    #[serde(default)]
+    pub taxonomy_version: String,
     /// The text was cut to `[extract] max_text_kib`.
     #[serde(default)]
     pub truncated: bool,
@@ -260,6 +266,21 @@ pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String
             sha256_hex(key.as_bytes(), 24)
         }
     }
+}
+
+/// Whether `line` is a record as tidings writes them (a JSON object with a
+/// string `id` and `text`): how a file of records handed over as documents is
+/// recognised.
+pub fn is_record_line(line: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "id")]
+        _id: String,
+        #[serde(rename = "text")]
+        _text: String,
+    }
+    let line = line.trim();
+    line.starts_with('{') && serde_json::from_str::<Probe>(line).is_ok()
 }
 
 /// The text without NUL characters. Pages and feeds carry them (raw, or as
@@ -383,8 +404,39 @@ impl Record {
             relevance: tags.relevance,
             topics: tags.topics,
             actors: tags.actors,
+            taxonomy_version: tags.taxonomy_version,
             truncated: article.truncated,
         }
+    }
+
+    /// The record's tags.
+    pub fn tags(&self) -> Tags {
+        Tags {
+            relevant: self.relevant,
+            relevance: self.relevance,
+            topics: self.topics.clone(),
+            actors: self.actors.clone(),
+            taxonomy_version: self.taxonomy_version.clone(),
+        }
+    }
+
+    /// Gives the record new tags (a re-tagging); everything else stays.
+    /// Whether any tag changed.
+    pub fn retag(&mut self, tags: Tags) -> bool {
+        let changed = self.tags() != tags;
+        let Tags {
+            relevant,
+            relevance,
+            topics,
+            actors,
+            taxonomy_version,
+        } = tags;
+        self.relevant = relevant;
+        self.relevance = relevance;
+        self.topics = topics;
+        self.actors = actors;
+        self.taxonomy_version = taxonomy_version;
+        changed
     }
 
     /// The dedup verdict the record carries.

@@ -28,8 +28,9 @@ use crate::redact;
 use crate::settings::Section;
 
 /// Layout version of the table this build creates and writes. Bump it when a
-/// column changes; a table of another version is refused, not guessed at.
-pub const TABLE_VERSION: i32 = 1;
+/// column changes, with a step in [`migration`] from the version before; a
+/// table of a newer version is refused, not guessed at.
+pub const TABLE_VERSION: i32 = 2;
 
 /// Where each table's layout version is kept.
 const SCHEMA_TABLE: &str = "tidings_schema";
@@ -274,6 +275,17 @@ impl Config {
     }
 }
 
+/// What [`PostgresSink::retag`] did.
+#[derive(Debug, Default)]
+pub struct Retagged {
+    /// Rows read whose `record` is a record.
+    pub records: u64,
+    /// Of those, the ones whose tags changed (and were written).
+    pub changed: u64,
+    /// Rows whose `record` could not be read as one.
+    pub unreadable: u64,
+}
+
 pub struct PostgresSink {
     config: tokio_postgres::Config,
     table: String,
@@ -368,6 +380,86 @@ impl PostgresSink {
             }
         }
         chunk(ids, 0)
+    }
+
+    /// Passes every stored record through `change` (which says whether it
+    /// changed the record's tags), `batch` rows at a time in id order, and
+    /// writes the tag columns of the changed ones back, one statement per
+    /// batch. Rows whose `record` is not a record this build reads are
+    /// counted and left alone.
+    pub async fn retag(
+        &mut self,
+        batch: usize,
+        mut change: impl FnMut(&mut Record) -> bool,
+    ) -> Result<Retagged, PostgresError> {
+        self.with_retries(None).await?;
+        let Some(conn) = &self.conn else {
+            return Ok(Retagged::default());
+        };
+        let table = &self.table;
+        let setup = |source| PostgresError::Setup {
+            table: table.clone(),
+            source,
+        };
+        let select = conn
+            .client
+            .prepare_typed(
+                &format!(
+                    "SELECT id, record::text FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                    quoted(table)
+                ),
+                &[Type::TEXT, Type::INT8],
+            )
+            .await
+            .map_err(setup)?;
+        let update = conn
+            .client
+            .prepare_typed(&retag_sql(table), &[Type::TEXT])
+            .await
+            .map_err(setup)?;
+        let mut done = Retagged::default();
+        let mut after = String::new();
+        loop {
+            let rows = conn
+                .client
+                .query(&select, &[&after, &(batch as i64)])
+                .await
+                .map_err(setup)?;
+            let Some(last) = rows.last() else { break };
+            after = last.get(0);
+            let mut changed = Vec::new();
+            for row in &rows {
+                match serde_json::from_str::<Record>(row.get::<_, &str>(1)) {
+                    Ok(mut record) => {
+                        done.records += 1;
+                        if change(&mut record) {
+                            changed.push(record);
+                        }
+                    }
+                    Err(e) => {
+                        done.unreadable += 1;
+                        tracing::warn!(table = %table, id = row.get::<_, &str>(0), "not a record this build reads, left as it is: {e}");
+                    }
+                }
+            }
+            if !changed.is_empty() {
+                let refs: Vec<&Record> = changed.iter().collect();
+                let json = batch_json(&refs).map_err(PostgresError::Encode)?;
+                conn.client
+                    .execute(&update, &[&json])
+                    .await
+                    .map_err(|source| PostgresError::Write {
+                        table: table.clone(),
+                        count: changed.len(),
+                        source,
+                    })?;
+                done.changed += changed.len() as u64;
+            }
+            if rows.len() < batch {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// Upserts the batch in one statement (so in one transaction) and
@@ -518,11 +610,23 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
             });
         }
         (Some(found), true) => {
-            return Err(PostgresError::OlderTable {
-                table,
-                found,
-                known: TABLE_VERSION,
-            });
+            for from in found..TABLE_VERSION {
+                let Some(step) = migration(&table, from) else {
+                    return Err(PostgresError::OlderTable {
+                        table,
+                        found,
+                        known: TABLE_VERSION,
+                    });
+                };
+                tx.batch_execute(&step).await.map_err(setup)?;
+            }
+            tx.execute(
+                &format!("UPDATE {SCHEMA_TABLE} SET version = $2 WHERE table_name = $1"),
+                &[&table, &TABLE_VERSION],
+            )
+            .await
+            .map_err(setup)?;
+            tracing::info!(table = %table, from = found, to = TABLE_VERSION, "migrated postgres table");
         }
         (None, true) => return Err(PostgresError::ForeignTable { table }),
         // A row without its table: someone dropped the table; start afresh.
@@ -542,6 +646,20 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
         }
     }
     tx.commit().await.map_err(setup)
+}
+
+/// The SQL that brings a table of layout version `from` to `from + 1`;
+/// `None` when there is no such step.
+fn migration(table: &str, from: i32) -> Option<String> {
+    let t = quoted(table);
+    match from {
+        // 2: records carry the version of the taxonomy that tagged them.
+        // Rows written before have none (NULL) until `tidings retag`.
+        1 => Some(format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS taxonomy_version text"
+        )),
+        _ => None,
+    }
 }
 
 /// Names are checked to be plain identifiers; quoting still keeps a reserved
@@ -640,8 +758,37 @@ const COLUMNS: &[Column] = &[
     ),
     column("topics", "jsonb NOT NULL", "r->'topics'"),
     column("actors", "jsonb NOT NULL", "r->'actors'"),
+    column("taxonomy_version", "text", "r->>'taxonomy_version'"),
     column("record", "jsonb NOT NULL", "r"),
 ];
+
+/// The columns a re-tagging rewrites: the tags, and the record that holds
+/// them. Every name is one of [`COLUMNS`].
+const TAG_COLUMNS: &[&str] = &[
+    "relevant",
+    "relevance",
+    "topics",
+    "actors",
+    "taxonomy_version",
+    "record",
+];
+
+/// Rewrites the tag columns of the rows of the records of a batch (a JSON
+/// array parameter, like the upsert's), matched on id.
+fn retag_sql(table: &str) -> String {
+    let sets: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| TAG_COLUMNS.contains(&c.name))
+        .map(|c| format!("{} = {}", c.name, c.from_record))
+        .collect();
+    format!(
+        "UPDATE {t} AS cur SET {sets}, written_at = now()
+         FROM jsonb_array_elements($1::text::jsonb) AS batch(r)
+         WHERE cur.id = r->>'id'",
+        t = quoted(table),
+        sets = sets.join(", "),
+    )
+}
 
 /// The whole batch travels as one JSON array parameter and is unpacked by
 /// the server: one round trip per batch whatever its size. If an id occurs
@@ -711,6 +858,10 @@ mod tests {
         let upsert = upsert_sql("news");
         for c in COLUMNS {
             assert!(upsert.contains(c.from_record), "{}", c.name);
+        }
+        let retag = retag_sql("news");
+        for name in TAG_COLUMNS {
+            assert!(retag.contains(&format!("{name} = ")), "{name}: {retag}");
         }
     }
 

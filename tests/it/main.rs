@@ -13,6 +13,7 @@ mod health;
 mod logs;
 mod pipeline;
 mod polling;
+mod retag;
 mod secrets;
 mod sinks;
 mod support;
