@@ -52,6 +52,7 @@ fn record(run: &str, n: usize) -> Record {
         word_count: text.split_whitespace().count(),
         content_hash: content_hash(&text),
         duplicate_of: None,
+        duplicate_via: None,
         similarity: None,
         duplicate_method: None,
         relevant: true,

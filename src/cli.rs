@@ -440,6 +440,7 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let dup = verdict.duplicate.as_ref();
     print(json!({
         "duplicate_of": dup.map(|d| &d.duplicate_of),
+        "duplicate_via": dup.and_then(|d| d.via.as_ref()),
         "similarity": (verdict.similarity * 1000.0).round() / 1000.0,
         "method": dup.map(|d| d.method),
     }));

@@ -81,9 +81,15 @@ pub enum DupMethod {
 /// The dedup stage's verdict on one article.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Duplicate {
-    /// A seed id (file stem) or an earlier record's id.
+    /// A seed id (file stem) or an earlier record's id: the root of the
+    /// copies, never a copy itself.
     pub duplicate_of: String,
-    /// 0..1; 1.0 for exact duplicates.
+    /// The copy of `duplicate_of` the article was found to copy, when that
+    /// is not `duplicate_of` itself.
+    #[serde(default)]
+    pub via: Option<String>,
+    /// 0..1, to the copy found (`via`, else `duplicate_of`); 1.0 for exact
+    /// duplicates.
     pub similarity: f64,
     pub method: DupMethod,
 }
@@ -170,6 +176,9 @@ pub struct Record {
     pub word_count: usize,
     pub content_hash: String,
     pub duplicate_of: Option<String>,
+    /// The copy of `duplicate_of` this one copies, when not the root itself.
+    #[serde(default)]
+    pub duplicate_via: Option<String>,
     pub similarity: Option<f64>,
     pub duplicate_method: Option<DupMethod>,
     pub relevant: bool,
@@ -398,6 +407,7 @@ impl Record {
             word_count: article.word_count,
             content_hash: article.content_hash,
             duplicate_of: duplicate.as_ref().map(|d| d.duplicate_of.clone()),
+            duplicate_via: duplicate.as_ref().and_then(|d| d.via.clone()),
             similarity: duplicate.as_ref().map(|d| d.similarity),
             duplicate_method: duplicate.map(|d| d.method),
             relevant: tags.relevant,
@@ -443,6 +453,7 @@ impl Record {
     pub fn duplicate(&self) -> Option<Duplicate> {
         Some(Duplicate {
             duplicate_of: self.duplicate_of.clone()?,
+            via: self.duplicate_via.clone(),
             similarity: self.similarity.unwrap_or(1.0),
             method: self.duplicate_method?,
         })

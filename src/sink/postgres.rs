@@ -653,10 +653,12 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
 fn migration(table: &str, from: i32) -> Option<String> {
     let t = quoted(table);
     match from {
-        // 2: records carry the version of the taxonomy that tagged them.
-        // Rows written before have none (NULL) until `tidings retag`.
+        // 2: records carry the version of the taxonomy that tagged them
+        // (rows written before have none until `tidings retag`), and the
+        // copy a copy was found through (`duplicate_of` names the root).
         1 => Some(format!(
-            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS taxonomy_version text"
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS taxonomy_version text,
+                             ADD COLUMN IF NOT EXISTS duplicate_via text"
         )),
         _ => None,
     }
@@ -744,6 +746,7 @@ const COLUMNS: &[Column] = &[
     ),
     column("content_hash", "text NOT NULL", "r->>'content_hash'"),
     column("duplicate_of", "text", "r->>'duplicate_of'"),
+    column("duplicate_via", "text", "r->>'duplicate_via'"),
     column(
         "similarity",
         "double precision",

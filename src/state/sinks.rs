@@ -164,6 +164,7 @@ mod tests {
         assert!(!a.adopted && a.position == 0 && a.id != b.id);
         let verdict = Duplicate {
             duplicate_of: "seed".into(),
+            via: None,
             similarity: 0.7,
             method: crate::record::DupMethod::Near,
         };

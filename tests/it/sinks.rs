@@ -46,6 +46,7 @@ fn record(run: &str, n: usize) -> Record {
         word_count: text.split_whitespace().count(),
         content_hash: content_hash(&text),
         duplicate_of: None,
+        duplicate_via: None,
         similarity: None,
         duplicate_method: None,
         relevant: about_ceasefire,
@@ -290,7 +291,7 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_and_keeps_its_ro
     drop(sink);
     // The table as the first layout had it.
     db.batch_execute(&format!(
-        "ALTER TABLE {table} DROP COLUMN taxonomy_version;
+        "ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via;
          UPDATE tidings_schema SET version = 1 WHERE table_name = '{table}';"
     ))
     .await
