@@ -387,7 +387,7 @@ fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
     }
     let ex = doc
         .body
-        .extract(url.as_deref(), &opts)
+        .extract(url.as_deref(), None, &opts)
         .with_context(|| format!("{}", path.display()))?;
     let shown = |u: &Option<String>| u.as_deref().map(crate::redact::url);
     print(json!({
@@ -411,7 +411,7 @@ fn one_article(path: &Path, cfg: &Config) -> anyhow::Result<Article> {
     let doc = local::read_one(path, opts.max_html_bytes)?;
     let extracted = doc
         .body
-        .extract(doc.url.as_deref(), &opts)
+        .extract(doc.url.as_deref(), doc.hints.language.as_deref(), &opts)
         .with_context(|| format!("{}", path.display()))?;
     Ok(Article::new(
         doc.origin,

@@ -377,7 +377,8 @@ impl Article {
             published_at: ex.published_at.or(hints.published_at).map(timestamp),
             fetched_at: timestamp(fetched_at),
             origin,
-            language: ex.language.or(hints.language),
+            // Settled at extraction, the feed's declaration included.
+            language: ex.language,
             word_count: ex.text.split_whitespace().count(),
             content_hash: content_hash(&ex.text),
             truncated: ex.truncated,

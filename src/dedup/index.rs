@@ -109,7 +109,11 @@ impl Index {
     /// is normally a root already (a verdict of this index names one); an
     /// older verdict naming a copy is followed to its root here.
     pub fn note_copy(&mut self, id: &str, of: &str) {
-        let root = self.roots.get(of).cloned().unwrap_or_else(|| of.to_string());
+        let root = self
+            .roots
+            .get(of)
+            .cloned()
+            .unwrap_or_else(|| of.to_string());
         if root != id {
             self.roots.insert(id.to_string(), root);
         }
@@ -339,7 +343,11 @@ impl Index {
         // it is kept as the name of its live copies' story).
         let live: std::collections::HashSet<&str> = (0..docs.len())
             .map(|d| {
-                let start = if d == 0 { 0 } else { docs[d - 1].id_end as usize };
+                let start = if d == 0 {
+                    0
+                } else {
+                    docs[d - 1].id_end as usize
+                };
                 &ids[start..docs[d].id_end as usize]
             })
             .collect();

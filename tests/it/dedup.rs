@@ -631,10 +631,19 @@ fn a_chain_of_copies_points_at_its_root() {
     ];
     for (name, text) in &texts {
         let path = dir.path().join(format!("{name}.txt"));
-        fs::write(&path, format!("Story {name} of the chain of copies\n\n{text}\n")).unwrap();
+        fs::write(
+            &path,
+            format!("Story {name} of the chain of copies\n\n{text}\n"),
+        )
+        .unwrap();
         let out = crate::support::tidings(
             dir.path(),
-            &["backfill", "--config", cfg.to_str().unwrap(), path.to_str().unwrap()],
+            &[
+                "backfill",
+                "--config",
+                cfg.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
         );
         assert!(out.status.success(), "{}", crate::support::stderr(&out));
     }
@@ -643,7 +652,13 @@ fn a_chain_of_copies_points_at_its_root() {
     let id = |i: usize| records[i]["id"].as_str().unwrap();
     let chain: Vec<(&str, &serde_json::Value, &serde_json::Value)> = records
         .iter()
-        .map(|r| (r["title"].as_str().unwrap(), &r["duplicate_of"], &r["duplicate_via"]))
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap(),
+                &r["duplicate_of"],
+                &r["duplicate_via"],
+            )
+        })
         .collect();
     let root = serde_json::json!(id(0));
     let null = serde_json::Value::Null;
@@ -652,8 +667,16 @@ fn a_chain_of_copies_points_at_its_root() {
         [
             ("Story a of the chain of copies", &null, &null),
             ("Story b of the chain of copies", &root, &null),
-            ("Story c of the chain of copies", &root, &serde_json::json!(id(1))),
-            ("Story d of the chain of copies", &root, &serde_json::json!(id(2))),
+            (
+                "Story c of the chain of copies",
+                &root,
+                &serde_json::json!(id(1))
+            ),
+            (
+                "Story d of the chain of copies",
+                &root,
+                &serde_json::json!(id(2))
+            ),
         ]
     );
 }
