@@ -2,7 +2,9 @@
 //!
 //! The table is created on first use, with the record's scalar fields as
 //! columns, `topics` and `actors` as jsonb with GIN indexes (query them with
-//! `topics @> '[{"id": "ceasefire"}]'`), and the whole record as jsonb. Its
+//! `topics @> '[{"id": "ceasefire"}]'`), and the whole record as jsonb; the
+//! views `<table>_topics` and `<table>_actors` unnest topics and actors, one
+//! row each (example queries: `docs/record.md`). Its
 //! layout version is kept in a small `tidings_schema` table and checked on
 //! every connect, so this build never writes into a table laid out by a newer
 //! one.
@@ -35,8 +37,8 @@ pub const TABLE_VERSION: i32 = 2;
 /// Where each table's layout version is kept.
 const SCHEMA_TABLE: &str = "tidings_schema";
 
-/// Longest table name whose index names (`<table>_published_at`) still fit in
-/// PostgreSQL's 63-byte identifiers.
+/// Longest table name whose index and view names (`<table>_published_at`,
+/// `<table>_topics`) still fit in PostgreSQL's 63-byte identifiers.
 const MAX_TABLE_LEN: usize = 50;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -645,7 +647,32 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
             tracing::info!(table = %table, version = TABLE_VERSION, "created postgres table");
         }
     }
+    // Views are derived: (re)made on every open, so a table of an older
+    // build gets them too.
+    tx.batch_execute(&views_sql(&table)).await.map_err(setup)?;
     tx.commit().await.map_err(setup)
+}
+
+/// The record columns an analyst wants beside each topic or actor.
+const VIEW_CONTEXT: &str = "r.relevant, r.relevance, r.published_at, r.fetched_at, \
+    r.source_name, r.source_location, r.language, r.title, r.url, r.duplicate_of";
+
+/// `<table>_topics` and `<table>_actors`: one row per topic (actor) of a
+/// record, unnested from the jsonb columns, with the record's context, so
+/// counting and joining needs no jsonb. New columns go at the end: `CREATE
+/// OR REPLACE VIEW` may add columns, not move or drop them.
+fn views_sql(table: &str) -> String {
+    let t = quoted(table);
+    format!(
+        "CREATE OR REPLACE VIEW \"{table}_topics\" AS
+         SELECT r.id, t->>'id' AS topic, t->>'label' AS label,
+                (t->>'score')::double precision AS score, {VIEW_CONTEXT}
+         FROM {t} AS r CROSS JOIN LATERAL jsonb_array_elements(r.topics) AS t;
+         CREATE OR REPLACE VIEW \"{table}_actors\" AS
+         SELECT r.id, a->>'id' AS actor, a->>'name' AS name, a->>'kind' AS kind,
+                (a->>'mentions')::integer AS mentions, {VIEW_CONTEXT}
+         FROM {t} AS r CROSS JOIN LATERAL jsonb_array_elements(r.actors) AS a;"
+    )
 }
 
 /// The SQL that brings a table of layout version `from` to `from + 1`;

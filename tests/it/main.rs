@@ -5,6 +5,7 @@ mod backfill;
 mod config;
 mod daemon;
 mod dedup;
+mod docs;
 mod encoding;
 mod errors;
 mod exactly_once;

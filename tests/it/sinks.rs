@@ -280,7 +280,8 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
 }
 
 #[tokio::test]
-async fn postgres_brings_a_table_of_the_first_layout_up_to_date_and_keeps_its_rows() {
+async fn postgres_brings_a_table_of_the_first_layout_up_to_date_with_its_views_and_keeps_its_rows()
+{
     let url = servers::postgres_url();
     let db = pg::client(&url).await;
     let table = servers::unique("tidings_it");
@@ -289,9 +290,10 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_and_keeps_its_ro
     let mut sink = PostgresSink::open(&config, None).await.unwrap();
     sink.write(&refs(&records(&table, 0..3))).await.unwrap();
     drop(sink);
-    // The table as the first layout had it.
+    // The table as the first layout had it: no views, two columns fewer.
     db.batch_execute(&format!(
-        "ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via;
+        "DROP VIEW {table}_topics, {table}_actors;
+         ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via;
          UPDATE tidings_schema SET version = 1 WHERE table_name = '{table}';"
     ))
     .await
@@ -318,6 +320,20 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_and_keeps_its_ro
     let versions: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions.len(), 4);
     assert_eq!(versions[3].as_deref(), Some("0123456789ab"));
+    let tagged: i64 = db
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {table}_topics) + (SELECT count(*) FROM {table}_actors)"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tagged, 4,
+        "the views are back: two even records, a topic and an actor each"
+    );
 }
 
 #[tokio::test]
