@@ -202,9 +202,9 @@ fn copies_of_an_ingested_record_name_that_record() {
 /// it names A, the root, and B, the copy it was found through.
 #[test]
 fn a_copy_of_a_copy_names_the_root_and_the_copy_it_came_through() {
-    let a = prose(&[0..300]);
-    let b = prose(&[0..200, 1000..1100]);
-    let c = prose(&[100..200, 1000..1100, 2000..2100]);
+    let a = prose(&[(0, 300)]);
+    let b = prose(&[(0, 200), (1000, 1100)]);
+    let c = prose(&[(100, 200), (1000, 1100), (2000, 2100)]);
     let mut index = Index::new(Params::default());
     index.insert("a", &Keys::default(), Fingerprint::of(&a), t(0));
     let b_dup = index
@@ -232,7 +232,7 @@ fn a_copy_of_a_copy_names_the_root_and_the_copy_it_came_through() {
     index.note_copy("c", &c_dup.duplicate_of);
 
     // D copies C: three hops from A, still A.
-    let d = prose(&[1000..1100, 2000..2100, 3000..3100]);
+    let d = prose(&[(1000, 1100), (2000, 2100), (3000, 3100)]);
     let d_dup = index
         .check(&Keys::default(), &Fingerprint::of(&d))
         .expect("D copies C");
@@ -599,12 +599,12 @@ fn sharing_the_quotes_of_a_seed_is_not_copying_it() {
     assert_eq!(dup.duplicate_of, seed_id);
 }
 
-/// Prose made of the words numbered in `parts` (each its own word), in
-/// sentences of 12.
-fn prose(parts: &[std::ops::Range<usize>]) -> String {
+/// Prose made of the words numbered `from..to` for each of `parts` (each
+/// its own word), in sentences of 12.
+fn prose(parts: &[(usize, usize)]) -> String {
     let words: Vec<String> = parts
         .iter()
-        .flat_map(|r| r.clone())
+        .flat_map(|&(from, to)| from..to)
         .map(|i| format!("word{i}"))
         .collect();
     words
@@ -624,10 +624,10 @@ fn a_chain_of_copies_points_at_its_root() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::support::config(dir.path(), "");
     let texts = [
-        ("a", prose(&[0..300])),
-        ("b", prose(&[0..200, 1000..1100])),
-        ("c", prose(&[100..200, 1000..1100, 2000..2100])),
-        ("d", prose(&[1000..1100, 2000..2100, 3000..3100])),
+        ("a", prose(&[(0, 300)])),
+        ("b", prose(&[(0, 200), (1000, 1100)])),
+        ("c", prose(&[(100, 200), (1000, 1100), (2000, 2100)])),
+        ("d", prose(&[(1000, 1100), (2000, 2100), (3000, 3100)])),
     ];
     for (name, text) in &texts {
         let path = dir.path().join(format!("{name}.txt"));
