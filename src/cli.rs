@@ -144,6 +144,29 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Tag stored records again with the current taxonomy (after a change
+    /// to it), writing each again under the same id.
+    ///
+    /// Only the tags change (relevant, relevance, topics, actors,
+    /// taxonomy_version), found from each record's stored title and text;
+    /// ids, order and count stay. A JSONL file is replaced atomically (stop
+    /// the daemon that writes to it first: the state store is held while the
+    /// file is rewritten); in PostgreSQL the tag columns of the configured
+    /// tables are updated in batches. Prints {"read", "changed",
+    /// "unchanged", "not_records", "taxonomy_version"}.
+    #[command(group(clap::ArgGroup::new("store").required(true).args(["jsonl", "postgres"])))]
+    Retag {
+        /// Config file (its taxonomy, state store and postgres sinks;
+        /// default: the embedded config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The JSONL file of records to re-tag.
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
+        /// Re-tag the tables of the configured postgres sinks.
+        #[arg(long)]
+        postgres: bool,
+    },
     /// Validate the config without running anything; list every problem.
     Check {
         #[arg(long, help = CONFIG_HELP)]
@@ -241,6 +264,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             daemon(cfg, http, once).await
         }
         Command::Replay { dir, config, out } => replay(&dir, config.as_deref(), out).await,
+        Command::Retag {
+            config,
+            jsonl,
+            postgres: _,
+        } => retag(config.as_deref(), jsonl.as_deref()).await,
         Command::Check { config } => Ok(check(config.as_deref())),
         Command::Feeds { command } => match command {
             FeedsCommand::List { config, json } => list_feeds(config.as_deref(), json),
@@ -503,7 +531,7 @@ fn extract(url: Option<String>, path: &Path) -> anyhow::Result<i32> {
     }
     let ex = doc
         .body
-        .extract(url.as_deref(), &opts)
+        .extract(url.as_deref(), None, &opts)
         .with_context(|| format!("{}", path.display()))?;
     let shown = |u: &Option<String>| u.as_deref().map(crate::redact::url);
     print(json!({
@@ -527,7 +555,7 @@ fn one_article(path: &Path, cfg: &Config) -> anyhow::Result<Article> {
     let doc = local::read_one(path, opts.max_html_bytes)?;
     let extracted = doc
         .body
-        .extract(doc.url.as_deref(), &opts)
+        .extract(doc.url.as_deref(), doc.hints.language.as_deref(), &opts)
         .with_context(|| format!("{}", path.display()))?;
     Ok(Article::new(
         doc.origin,
@@ -556,6 +584,7 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let dup = verdict.duplicate.as_ref();
     print(json!({
         "duplicate_of": dup.map(|d| &d.duplicate_of),
+        "duplicate_via": dup.and_then(|d| d.via.as_ref()),
         "similarity": (verdict.similarity * 1000.0).round() / 1000.0,
         "method": dup.map(|d| d.method),
     }));
@@ -571,6 +600,20 @@ fn tag(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Re-tags a JSONL file, or (`jsonl` = `None`) the configured tables.
+async fn retag(config: Option<&Path>, jsonl: Option<&Path>) -> anyhow::Result<i32> {
+    let cfg = load_config(config)?;
+    let summary = match jsonl {
+        Some(path) => crate::retag::jsonl(&cfg, path)
+            .await
+            .with_context(|| format!("re-tagging {}", path.display()))?,
+        None => crate::retag::postgres(&cfg).await?,
+    };
+    // The struct's own field order, which a `Value` would sort.
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(0)
+}
+
 async fn backfill(
     config: Option<&Path>,
     out: Option<PathBuf>,
@@ -581,7 +624,11 @@ async fn backfill(
         cfg.sinks = vec![jsonl_at(out)];
     }
     let inputs = match (inputs.is_empty(), &cfg.dedup.seeds) {
-        (false, _) => local::list_inputs(&inputs)?,
+        (false, _) => {
+            let inputs = local::list_inputs(&inputs)?;
+            local::refuse_records(&inputs, cfg.extract.max_html_bytes)?;
+            inputs
+        }
         (true, Some(dir)) => local::list_inputs(std::slice::from_ref(dir))?,
         // The corpus the dedup index uses, compiled in: no checkout needed.
         (true, None) => local::Input::embedded_seeds(),

@@ -34,8 +34,26 @@ pub enum Body {
 }
 
 impl Body {
-    /// The article text and metadata of this body; `url` is the page's.
+    /// The article text and metadata of this body; `url` is the page's,
+    /// `declared` the language its feed declares. The language is settled
+    /// here for every kind of body (see [`extract::language::settle`]): a
+    /// page's own declaration first, then the feed's, checked against the
+    /// text; the text's own language when none holds.
     pub fn extract(
+        &self,
+        url: Option<&str>,
+        declared: Option<&str>,
+        opts: &extract::Options,
+    ) -> Result<Extracted, ExtractError> {
+        let mut ex = self.extract_text(url, opts)?;
+        // A page's language is settled already, unless its text was too short.
+        if ex.language.is_none() {
+            ex.language = extract::language::settle(declared, &ex.text);
+        }
+        Ok(ex)
+    }
+
+    fn extract_text(
         &self,
         url: Option<&str>,
         opts: &extract::Options,

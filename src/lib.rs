@@ -23,6 +23,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod record;
 pub mod redact;
+pub mod retag;
 pub mod seeds;
 pub mod settings;
 pub mod sink;

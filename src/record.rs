@@ -81,9 +81,15 @@ pub enum DupMethod {
 /// The dedup stage's verdict on one article.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Duplicate {
-    /// A seed id (file stem) or an earlier record's id.
+    /// A seed id (file stem) or an earlier record's id: the root of the
+    /// copies, never a copy itself.
     pub duplicate_of: String,
-    /// 0..1; 1.0 for exact duplicates.
+    /// The copy of `duplicate_of` the article was found to copy, when that
+    /// is not `duplicate_of` itself.
+    #[serde(default)]
+    pub via: Option<String>,
+    /// 0..1, to the copy found (`via`, else `duplicate_of`); 1.0 for exact
+    /// duplicates.
     pub similarity: f64,
     pub method: DupMethod,
 }
@@ -126,6 +132,8 @@ pub struct Tags {
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
     pub actors: Vec<ActorTag>,
+    /// Which taxonomy found these tags (`tag::Taxonomy::version`).
+    pub taxonomy_version: String,
 }
 
 /// A document once its text is extracted: everything its record will say
@@ -168,12 +176,19 @@ pub struct Record {
     pub word_count: usize,
     pub content_hash: String,
     pub duplicate_of: Option<String>,
+    /// The copy of `duplicate_of` this one copies, when not the root itself.
+    #[serde(default)]
+    pub duplicate_via: Option<String>,
     pub similarity: Option<f64>,
     pub duplicate_method: Option<DupMethod>,
     pub relevant: bool,
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
     pub actors: Vec<ActorTag>,
+    /// The taxonomy that tagged the record. Empty in records written before
+    /// records carried it (`tidings retag` fills it in).
+    #[serde(default)]
+    pub taxonomy_version: String,
     /// The text was cut to `[extract] max_text_kib`.
     #[serde(default)]
     pub truncated: bool,
@@ -262,6 +277,21 @@ pub fn record_id(canonical_url: Option<&str>, title: &str, text: &str) -> String
     }
 }
 
+/// Whether `line` is a record as tidings writes them (a JSON object with a
+/// string `id` and `text`): how a file of records handed over as documents is
+/// recognised.
+pub fn is_record_line(line: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "id")]
+        _id: String,
+        #[serde(rename = "text")]
+        _text: String,
+    }
+    let line = line.trim();
+    line.starts_with('{') && serde_json::from_str::<Probe>(line).is_ok()
+}
+
 /// The text without NUL characters. Pages and feeds carry them (raw, or as
 /// `\u0000` in JSON-LD and JSON Feed); they mean nothing in an article, and
 /// sinks choke on them (PostgreSQL refuses NUL in text).
@@ -347,7 +377,8 @@ impl Article {
             published_at: ex.published_at.or(hints.published_at).map(timestamp),
             fetched_at: timestamp(fetched_at),
             origin,
-            language: ex.language.or(hints.language),
+            // Settled at extraction, the feed's declaration included.
+            language: ex.language,
             word_count: ex.text.split_whitespace().count(),
             content_hash: content_hash(&ex.text),
             truncated: ex.truncated,
@@ -377,20 +408,53 @@ impl Record {
             word_count: article.word_count,
             content_hash: article.content_hash,
             duplicate_of: duplicate.as_ref().map(|d| d.duplicate_of.clone()),
+            duplicate_via: duplicate.as_ref().and_then(|d| d.via.clone()),
             similarity: duplicate.as_ref().map(|d| d.similarity),
             duplicate_method: duplicate.map(|d| d.method),
             relevant: tags.relevant,
             relevance: tags.relevance,
             topics: tags.topics,
             actors: tags.actors,
+            taxonomy_version: tags.taxonomy_version,
             truncated: article.truncated,
         }
+    }
+
+    /// The record's tags.
+    pub fn tags(&self) -> Tags {
+        Tags {
+            relevant: self.relevant,
+            relevance: self.relevance,
+            topics: self.topics.clone(),
+            actors: self.actors.clone(),
+            taxonomy_version: self.taxonomy_version.clone(),
+        }
+    }
+
+    /// Gives the record new tags (a re-tagging); everything else stays.
+    /// Whether any tag changed.
+    pub fn retag(&mut self, tags: Tags) -> bool {
+        let changed = self.tags() != tags;
+        let Tags {
+            relevant,
+            relevance,
+            topics,
+            actors,
+            taxonomy_version,
+        } = tags;
+        self.relevant = relevant;
+        self.relevance = relevance;
+        self.topics = topics;
+        self.actors = actors;
+        self.taxonomy_version = taxonomy_version;
+        changed
     }
 
     /// The dedup verdict the record carries.
     pub fn duplicate(&self) -> Option<Duplicate> {
         Some(Duplicate {
             duplicate_of: self.duplicate_of.clone()?,
+            via: self.duplicate_via.clone(),
             similarity: self.similarity.unwrap_or(1.0),
             method: self.duplicate_method?,
         })

@@ -1,6 +1,8 @@
 //! The index: the documents (seeds first, then records), their ids, their
 //! shingles and keys in inverted lists, and their exact identities.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::candidates::Candidate;
@@ -56,6 +58,9 @@ pub struct Index {
     horizon: i64,
     /// Documents below the horizon still occupying memory.
     dead: usize,
+    /// Record id -> the root of the copies it is a copy of (see
+    /// [`Index::note_copy`]): a copy of a copy names the original.
+    roots: HashMap<String, String>,
 }
 
 /// Which identity an exact key hashes; mixed into the key so one table
@@ -94,6 +99,23 @@ impl Index {
             exact: MultiMap::new(),
             horizon: i64::MIN,
             dead: 0,
+            roots: HashMap::new(),
+        }
+    }
+
+    /// Records that the record `id` (inserted) is a copy of `of`, so that
+    /// its own copies are reported as copies of `of`'s root, however long
+    /// the chain: the story an analyst groups by is the original's. `of`
+    /// is normally a root already (a verdict of this index names one); an
+    /// older verdict naming a copy is followed to its root here.
+    pub fn note_copy(&mut self, id: &str, of: &str) {
+        let root = self
+            .roots
+            .get(of)
+            .cloned()
+            .unwrap_or_else(|| of.to_string());
+        if root != id {
+            self.roots.insert(id.to_string(), root);
         }
     }
 
@@ -284,10 +306,20 @@ impl Index {
     }
 
     fn duplicate(&self, doc: u32, similarity: f64, method: DupMethod) -> Duplicate {
-        Duplicate {
-            duplicate_of: self.id(doc).to_string(),
-            similarity,
-            method,
+        let found = self.id(doc);
+        match self.roots.get(found) {
+            Some(root) => Duplicate {
+                duplicate_of: root.clone(),
+                via: Some(found.to_string()),
+                similarity,
+                method,
+            },
+            None => Duplicate {
+                duplicate_of: found.to_string(),
+                via: None,
+                similarity,
+                method,
+            },
         }
     }
 
@@ -307,6 +339,19 @@ impl Index {
             }
         }
         ids.shrink_to_fit();
+        // The roots of records gone go too (a root may outlive the window:
+        // it is kept as the name of its live copies' story).
+        let live: std::collections::HashSet<&str> = (0..docs.len())
+            .map(|d| {
+                let start = if d == 0 {
+                    0
+                } else {
+                    docs[d - 1].id_end as usize
+                };
+                &ids[start..docs[d].id_end as usize]
+            })
+            .collect();
+        self.roots.retain(|id, _| live.contains(id.as_str()));
         self.postings.remap(&remap);
         self.seed_postings.remap(&remap);
         self.seed_narration.remap(&remap);

@@ -402,113 +402,17 @@ fn is_month(word: &str) -> bool {
     )
 }
 
-/// The page's declared language as a primary subtag, else the text's.
+/// The page's language (see [`super::language::settle`]): what it declares
+/// (`<html lang>`, `content-language`, `og:locale`) when the text agrees,
+/// else what the text is written in.
 pub fn language(raw: &RawMeta, text: &str) -> Option<String> {
-    [
+    let declared = [
         raw.lang.as_deref(),
         meta(raw, "content-language"),
         meta(raw, "language"),
         meta(raw, "og:locale"),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(primary_subtag)
-    .or_else(|| detect_language(text))
-}
-
-fn primary_subtag(tag: &str) -> Option<String> {
-    let primary = tag.trim().split(['-', '_', ',']).next()?.trim();
-    ((2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic()))
-        .then(|| primary.to_ascii_lowercase())
-}
-
-/// Language detection wants a few sentences, not a whole long article.
-const DETECT_SAMPLE_BYTES: usize = 2000;
-
-fn detect_language(text: &str) -> Option<String> {
-    let mut end = text.len().min(DETECT_SAMPLE_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let info = whatlang::detect(&text[..end])?;
-    Some(iso639_1(info.lang()).to_owned())
-}
-
-/// ISO 639-1 code of a detected language (whatlang speaks ISO 639-3).
-fn iso639_1(lang: whatlang::Lang) -> &'static str {
-    use whatlang::Lang::*;
-    match lang {
-        Epo => "eo",
-        Eng => "en",
-        Rus => "ru",
-        Cmn => "zh",
-        Spa => "es",
-        Por => "pt",
-        Ita => "it",
-        Ben => "bn",
-        Fra => "fr",
-        Deu => "de",
-        Ukr => "uk",
-        Kat => "ka",
-        Ara => "ar",
-        Hin => "hi",
-        Jpn => "ja",
-        Heb => "he",
-        Yid => "yi",
-        Pol => "pl",
-        Amh => "am",
-        Jav => "jv",
-        Kor => "ko",
-        Nob => "nb",
-        Dan => "da",
-        Swe => "sv",
-        Fin => "fi",
-        Tur => "tr",
-        Nld => "nl",
-        Hun => "hu",
-        Ces => "cs",
-        Ell => "el",
-        Bul => "bg",
-        Bel => "be",
-        Mar => "mr",
-        Kan => "kn",
-        Ron => "ro",
-        Slv => "sl",
-        Hrv => "hr",
-        Srp => "sr",
-        Mkd => "mk",
-        Lit => "lt",
-        Lav => "lv",
-        Est => "et",
-        Tam => "ta",
-        Vie => "vi",
-        Urd => "ur",
-        Tha => "th",
-        Guj => "gu",
-        Uzb => "uz",
-        Pan => "pa",
-        Aze => "az",
-        Ind => "id",
-        Tel => "te",
-        Pes => "fa",
-        Mal => "ml",
-        Ori => "or",
-        Mya => "my",
-        Nep => "ne",
-        Sin => "si",
-        Khm => "km",
-        Tuk => "tk",
-        Aka => "ak",
-        Zul => "zu",
-        Sna => "sn",
-        Afr => "af",
-        Lat => "la",
-        Slk => "sk",
-        Cat => "ca",
-        Tgl => "tl",
-        Hye => "hy",
-        Cym => "cy",
-    }
+    ];
+    super::language::settle(declared.into_iter().flatten(), text)
 }
 
 /// og:description, then the description meta tags.
@@ -614,12 +518,5 @@ mod tests {
             clean_byline("Associated Press November 19, 2019"),
             "Associated Press"
         );
-    }
-
-    #[test]
-    fn language_tags_reduce_to_primary_subtag() {
-        assert_eq!(primary_subtag("en-US").as_deref(), Some("en"));
-        assert_eq!(primary_subtag("pt_BR").as_deref(), Some("pt"));
-        assert_eq!(primary_subtag("x"), None);
     }
 }

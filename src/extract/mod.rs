@@ -9,6 +9,7 @@
 mod body;
 mod charset;
 mod dom;
+pub mod language;
 mod meta;
 mod nesting;
 mod parse;

@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 
 use crate::extract;
 use crate::flow::{Ack, Body, Document, Source, SourceContext};
-use crate::record::{FeedHints, Origin, OriginKind};
+use crate::record::{self, FeedHints, Origin, OriginKind};
 use crate::redact;
 
 /// Called once per input read, for a progress bar.
@@ -91,6 +91,13 @@ pub enum InputError {
     Binary { path: String },
     #[error("{path}: malformed feed: {reason}")]
     BadFeed { path: String, reason: String },
+    /// Records tidings wrote (a JSONL sink's file), not documents: ingesting
+    /// each line as a text would make one record of JSON per line.
+    #[error(
+        "{path}: a file of tidings records (JSONL), not a document; to tag its records \
+         again with the current taxonomy run `tidings retag --jsonl {path}`"
+    )]
+    Records { path: String },
     #[error("{path}: larger than the {limit}-byte limit")]
     TooLarge { path: String, limit: usize },
     /// A pipe, socket or device met while walking a folder: reading one could
@@ -107,6 +114,7 @@ impl InputError {
             InputError::Empty { .. } => "empty",
             InputError::Binary { .. } => "binary",
             InputError::BadFeed { .. } => "malformed feed",
+            InputError::Records { .. } => "tidings records",
             InputError::TooLarge { .. } => "too large",
             InputError::NotRegular { .. } => "not a regular file",
         }
@@ -151,6 +159,8 @@ enum Kind {
     Text,
     Html,
     Feed,
+    /// A file of records tidings wrote: refused.
+    Records,
 }
 
 /// A file's identity: two paths to it (links, a folder reached again
@@ -385,6 +395,9 @@ fn looks_binary(bytes: &[u8]) -> bool {
 }
 
 fn sniff(path: &Path, bytes: &[u8]) -> Kind {
+    if starts_with_a_record(bytes) {
+        return Kind::Records;
+    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -418,6 +431,51 @@ fn sniff(path: &Path, bytes: &[u8]) -> Kind {
     }
 }
 
+/// Whether the first non-empty line of `bytes` is a record (see
+/// [`record::is_record_line`]), whatever the file's name.
+fn starts_with_a_record(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    bytes
+        .split(|&b| b == b'\n')
+        .find(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .and_then(|line| std::str::from_utf8(line).ok())
+        .is_some_and(record::is_record_line)
+}
+
+/// Refuses, before anything runs, the files named on the command line that
+/// hold tidings records rather than documents (in a folder walked, such a
+/// file is a counted skip like any other unreadable input). Only the first
+/// line of each file is read.
+pub fn refuse_records(inputs: &[Input], max_bytes: usize) -> Result<(), InputError> {
+    use std::io::BufRead;
+    for input in inputs {
+        let Input::Named(path) = input else { continue };
+        // Standard input and pipes cannot be peeked at without consuming them.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Ok(file) = File::open(path) else { continue };
+        let mut reader = std::io::BufReader::new(file.take(max_bytes as u64));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(_) => {
+                    if starts_with_a_record(&line) {
+                        return Err(InputError::Records {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse(
     path: &Path,
     bytes: &[u8],
@@ -444,6 +502,9 @@ fn parse(
         ack: Ack::none(),
     };
     match doc {
+        Kind::Records => Err(InputError::Records {
+            path: path.display().to_string(),
+        }),
         Kind::Text => {
             let text = extract::decode(bytes, Some("text/plain"));
             Ok(vec![article(

@@ -144,6 +144,9 @@ fn check(index: &mut dedup::Index, parsed: &Parsed) -> Option<Duplicate> {
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
     index.insert(&article.id, &keys, parsed.fingerprint.clone(), fetched_at);
+    if let Some(dup) = &verdict {
+        index.note_copy(&article.id, &dup.duplicate_of);
+    }
     verdict
 }
 
@@ -180,6 +183,9 @@ pub fn build_index(cfg: &Config, delivered: &[Delivery]) -> anyhow::Result<dedup
             guid: done.guid.as_deref(),
         };
         index.insert(&done.id, &keys, fp, done.done_at);
+        if let Some(dup) = &done.duplicate {
+            index.note_copy(&done.id, &dup.duplicate_of);
+        }
     }
     if stale > 0 {
         // Their ids still stop exact repeats (the state store checks them);

@@ -72,7 +72,11 @@ pub async fn worker(
 /// The document's article and fingerprint; `None` (a counted skip, its
 /// source told) when it has no article text.
 fn parse(doc: Document, limits: &Limits, counters: &Counters) -> Option<Parsed> {
-    let extracted = doc.body.extract(doc.url.as_deref(), &limits.extract);
+    let extracted = doc.body.extract(
+        doc.url.as_deref(),
+        doc.hints.language.as_deref(),
+        &limits.extract,
+    );
     let mut ex = match extracted {
         Ok(ex) => ex,
         Err(e) => {

@@ -104,7 +104,7 @@ impl JsonlSink {
     }
 
     pub fn name(&self) -> String {
-        format!("jsonl:{}", self.path.display())
+        name_of(&self.path)
     }
 
     /// The sink's key in the state store: the file, by its canonical path.
@@ -180,6 +180,139 @@ impl JsonlSink {
         }
         Ok(self.len)
     }
+}
+
+fn name_of(canonical: &Path) -> String {
+    format!("jsonl:{}", canonical.display())
+}
+
+/// The state store's key of the JSONL sink writing to the existing file
+/// `path` (see [`JsonlSink::key`]).
+pub fn key_of(path: &Path) -> std::io::Result<String> {
+    Ok(name_of(&std::fs::canonicalize(path)?))
+}
+
+/// What [`rewrite`] did to a file.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    /// Records read (lines that are records).
+    pub records: u64,
+    /// Of those, the ones `change` changed (and that were written anew).
+    pub changed: u64,
+    /// Lines that are not records, kept as they were.
+    pub other_lines: u64,
+    /// The ids of the records, in file order.
+    pub ids: Vec<String>,
+    /// The file's length now.
+    pub len: u64,
+}
+
+/// Passes every record of the JSONL file at `path` through `change` (which
+/// says whether it changed the record) and replaces the file with the
+/// result, atomically: the new content goes to a temporary file beside it,
+/// with the same permissions, which is synced and renamed over the old
+/// one, so a crash leaves either file whole. Records stay in their order;
+/// an unchanged record, a line that is not a record and a torn last line
+/// (a crash mid-write) are kept byte for byte. Refuses to replace a file
+/// that grew meanwhile: something else writes to it.
+pub fn rewrite(
+    path: &Path,
+    mut change: impl FnMut(&mut Record) -> bool,
+) -> anyhow::Result<Rewritten> {
+    use anyhow::Context;
+    use std::io::Write;
+    let shown = path.display();
+    let original = std::fs::File::open(path).with_context(|| format!("opening {shown}"))?;
+    let meta = original
+        .metadata()
+        .with_context(|| format!("reading {shown}"))?;
+    anyhow::ensure!(meta.is_file(), "{shown}: not a regular file");
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{shown}: not a file name"))?;
+    let temp = dir.join(format!(
+        ".{}.rewrite-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .with_context(|| format!("creating {}", temp.display()))?;
+        file.set_permissions(meta.permissions())
+            .with_context(|| format!("setting the permissions of {}", temp.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut reader = std::io::BufReader::new(&original);
+        let mut done = Rewritten::default();
+        let (mut line, mut read) = (Vec::new(), 0u64);
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("reading {shown}"))?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            let whole = line.last() == Some(&b'\n');
+            let parsed = whole
+                .then(|| serde_json::from_slice::<Record>(&line).ok())
+                .flatten();
+            let write = match parsed {
+                Some(mut record) => {
+                    done.records += 1;
+                    let changed = change(&mut record);
+                    done.ids.push(record.id.clone());
+                    if changed {
+                        done.changed += 1;
+                        let mut json = serde_json::to_vec(&record)?;
+                        json.push(b'\n');
+                        out.write_all(&json)
+                    } else {
+                        out.write_all(&line)
+                    }
+                }
+                None => {
+                    if !line.iter().all(u8::is_ascii_whitespace) {
+                        done.other_lines += 1;
+                    }
+                    out.write_all(&line)
+                }
+            };
+            write.with_context(|| format!("writing {}", temp.display()))?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", temp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("syncing {}", temp.display()))?;
+        done.len = file.metadata()?.len();
+        let now = std::fs::metadata(path).with_context(|| format!("reading {shown}"))?;
+        anyhow::ensure!(
+            now.len() == read,
+            "{shown} changed while it was rewritten ({read} bytes read, {} now): is a tidings \
+             process writing to it? Nothing was replaced",
+            now.len()
+        );
+        std::fs::rename(&temp, path)
+            .with_context(|| format!("replacing {shown} with {}", temp.display()))?;
+        // The rename is durable once the folder is.
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+        Ok(done)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 /// Reads the ids of the lines from byte `from` on, handing them out in

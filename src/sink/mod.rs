@@ -28,11 +28,14 @@ use std::time::Duration;
 use crate::record::Record;
 use crate::settings::{Dirs, Section};
 
-pub use jsonl::{Config as JsonlConfig, JsonlSink};
+pub use jsonl::{
+    Config as JsonlConfig, JsonlSink, Rewritten, key_of as jsonl_key, rewrite as rewrite_jsonl,
+};
 pub use nats::{Config as NatsConfig, NatsError, NatsSink, validate_nats};
 pub use outputs::{Delivered, Outputs, Targets, targets};
 pub use postgres::{
-    Config as PostgresConfig, PostgresError, PostgresSink, TABLE_VERSION, validate_postgres,
+    Config as PostgresConfig, PostgresError, PostgresSink, Retagged, TABLE_VERSION,
+    validate_postgres,
 };
 pub use retry::Unreachable;
 pub use stdout::{Config as StdoutConfig, StdoutSink};

@@ -69,6 +69,39 @@ impl State {
         tx.commit().map_err(err)
     }
 
+    /// The ids of the records in the window.
+    pub fn recent_ids(&self) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM recent")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Records of the window written again (re-tagged): the window shows
+    /// them as they are now, in the place they had. Records not in the
+    /// window are left out of it.
+    pub fn rewrite_recent(&mut self, records: &[Record]) -> Result<(), StateError> {
+        let path = &self.path;
+        let err = |source| StateError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut put = tx
+                .prepare_cached("UPDATE recent SET relevant = ?2, record = ?3 WHERE id = ?1")
+                .map_err(err)?;
+            for record in records {
+                let json = serde_json::to_string(record).unwrap_or_default();
+                put.execute(params![record.id, record.relevant, json])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// The window's records that pass `filter`, newest first (relevant ones
     /// first when asked).
     pub fn recent(&self, filter: &RecentFilter) -> Result<Vec<Record>, StateError> {
@@ -245,6 +278,7 @@ mod tests {
                     spellings: Vec::new(),
                 })
                 .collect(),
+            taxonomy_version: "0123456789ab".into(),
         };
         Record::new(article, None, tags)
     }

@@ -133,12 +133,15 @@ impl State {
         Ok(stored.map(|v| v.and_then(|json| serde_json::from_str(&json).ok())))
     }
 
-    /// Every record delivered anywhere, to rebuild the dedup index at start.
+    /// Every record delivered anywhere, with its verdict, in the order they
+    /// were first written: to rebuild the dedup index at start (a copy
+    /// comes after what it copies, so chains of copies resolve to a root).
     pub fn delivered(&self) -> Result<Vec<Delivery>, StateError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at FROM records",
+                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict
+                 FROM records ORDER BY rowid",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -149,7 +152,9 @@ impl State {
                     canonical_url: r.get(2)?,
                     guid: r.get(3)?,
                     fingerprint: r.get(4)?,
-                    duplicate: None,
+                    duplicate: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                     done_at: r.get(5)?,
                     sinks: Vec::new(),
                     refused: Vec::new(),

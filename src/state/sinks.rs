@@ -43,6 +43,39 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
+    /// The sink with this key, if the store knows it.
+    pub fn known_sink(&self, key: &str) -> Result<Option<SinkMark>, StateError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT id, position, adopted FROM sinks WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(SinkMark {
+                        id: r.get(0)?,
+                        position: r.get::<_, i64>(1)?.max(0) as u64,
+                        adopted: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A sink's log was rewritten in place (`tidings retag`): it holds
+    /// `ids`, all of them, and its log now ends at `position`. The store
+    /// knows all it holds, so a later run neither writes them again nor
+    /// reads the log back from a position that no longer starts a line.
+    pub fn sink_rewritten(
+        &mut self,
+        sink: i64,
+        ids: &[String],
+        position: u64,
+    ) -> Result<(), StateError> {
+        self.add_sink_records(sink, ids, position)?;
+        self.sink_adopted(sink)
+    }
+
     /// Records found in a sink (read back from it), up to `position` of its log.
     pub fn add_sink_records(
         &mut self,
@@ -131,6 +164,7 @@ mod tests {
         assert!(!a.adopted && a.position == 0 && a.id != b.id);
         let verdict = Duplicate {
             duplicate_of: "seed".into(),
+            via: None,
             similarity: 0.7,
             method: crate::record::DupMethod::Near,
         };

@@ -36,6 +36,8 @@ pub struct Tagger {
     pub(super) passing_before: Vec<String>,
     pub(super) passing_factor: f64,
     pub(super) titles: Vec<String>,
+    /// [`Taxonomy::version`] of the taxonomy compiled here.
+    version: String,
 }
 
 impl Tagger {
@@ -69,7 +71,14 @@ impl Tagger {
             passing_before: fold_all(&taxonomy.passing.before),
             passing_factor: taxonomy.passing.factor,
             titles: fold_all(&taxonomy.titles),
+            version: taxonomy.version(),
         })
+    }
+
+    /// The version of the taxonomy this tagger applies (the tags'
+    /// `taxonomy_version`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Tags one article. `title` may be empty; it counts as its own
@@ -141,6 +150,7 @@ impl Tagger {
                 false => Vec::new(),
             },
             actors: scan.actor_tags(self, &mentions),
+            taxonomy_version: self.version.clone(),
         }
     }
 }

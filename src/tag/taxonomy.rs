@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::settings::Problem;
 
@@ -33,7 +34,7 @@ pub enum TaxonomyError {
 }
 
 /// The whole taxonomy: actors, topics, and the rule that decides relevance.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Taxonomy {
     pub relevance: Relevance,
@@ -57,7 +58,7 @@ pub struct Taxonomy {
 ///
 /// Matching ignores case, diacritics and typographic variants unless said
 /// otherwise; every pattern must sit on word boundaries.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     pub id: String,
@@ -90,7 +91,7 @@ pub struct Actor {
 }
 
 /// A topic, tagged on relevant articles whose sentences discuss it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topic {
     pub id: String,
@@ -114,7 +115,7 @@ pub struct Topic {
 /// anchor carry no weight. relevance = (1 - e^(-anchored weight /
 /// `peace_scale`)) * min(1, anchored share / `focus_full`), where the
 /// headline counts `title_weight` times (and see `required`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Relevance {
     /// Minimum relevance, in (0, 1], for `relevant`.
@@ -142,7 +143,7 @@ pub struct Relevance {
 }
 
 /// Phrases right before or after a seat of government that make it a place.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceContext {
     #[serde(default)]
@@ -155,7 +156,7 @@ pub struct PlaceContext {
 /// A topic cue right after one of `before` ("after any peace deal", "once a
 /// ceasefire is in place") names the topic without discussing it: its weight
 /// is multiplied by `factor`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Passing {
     pub before: Vec<String>,
@@ -181,6 +182,23 @@ impl Taxonomy {
     /// The default taxonomy shipped in `config/taxonomy.toml`.
     pub fn embedded() -> Taxonomy {
         EMBEDDED.clone()
+    }
+
+    /// A short, stable name of what this taxonomy says (12 hex digits): the
+    /// SHA-256 of its canonical form, the parsed taxonomy written as JSON.
+    /// Comments, spacing, key order and the spelling of TOML values do not
+    /// change it; any change to a pattern, weight, threshold, id or label
+    /// does, and so does reordering actors or topics (the order tags are
+    /// listed in follows it). Records carry it as `taxonomy_version`.
+    pub fn version(&self) -> String {
+        // Serializing plain data (strings, numbers, maps with string keys)
+        // cannot fail.
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&canonical)
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     pub fn from_toml(text: &str) -> Result<Taxonomy, TaxonomyError> {
@@ -438,6 +456,28 @@ fn check_cues(p: &mut Vec<String>, key: &str, cues: &BTreeMap<String, f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_follows_the_content_not_the_layout() {
+        let text = include_str!("../../config/taxonomy.toml");
+        let embedded = Taxonomy::embedded().version();
+        assert_eq!(embedded.len(), 12);
+        assert!(embedded.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Comments and blank lines added, indentation changed.
+        let relaid: String = text
+            .lines()
+            .map(|l| format!("  {l}   # note\n\n"))
+            .collect();
+        let relaid = Taxonomy::from_toml(&relaid).unwrap();
+        assert_eq!(relaid.version(), embedded);
+        // One threshold changed.
+        let mut changed = Taxonomy::embedded();
+        changed.relevance.threshold /= 2.0;
+        assert_ne!(changed.version(), embedded);
+        let mut renamed = Taxonomy::embedded();
+        renamed.actors[0].name.push('!');
+        assert_ne!(renamed.version(), embedded);
+    }
 
     #[test]
     fn embedded_taxonomy_has_no_problems() {

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     &["config"],
     &["pipeline"],
+    &["retag"],
     &["cli"],
 ];
 

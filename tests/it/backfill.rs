@@ -534,3 +534,53 @@ fn an_os_error_is_printed_once() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// Plain text and feed full text have no language of their own to declare:
+/// it is detected. A feed's declaration (`en-US`) comes out as `en`, and
+/// gives way to the text when the text is in another language; it stands
+/// for a text too short to tell.
+#[test]
+fn every_record_has_its_language_as_an_iso_639_1_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let out = tidings(
+        dir.path(),
+        &[
+            "backfill",
+            "--config",
+            cfg.to_str().unwrap(),
+            repo("seeds").to_str().unwrap(),
+            fixture("feeds/fulltext.rss").to_str().unwrap(),
+            fixture("feeds/languages.rss").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = records(&dir.path().join("out.jsonl"));
+    let language = |title: &str| {
+        let r = written
+            .iter()
+            .find(|r| r["title"].as_str().unwrap().starts_with(title))
+            .unwrap_or_else(|| panic!("no record titled {title}"));
+        r["language"].clone()
+    };
+    for headline in SEED_HEADLINES {
+        assert_eq!(language(headline), "en", "seed {headline}");
+    }
+    assert_eq!(
+        language("Envoys settle the wording"),
+        "en",
+        "feed full text"
+    );
+    assert_eq!(language("Envoys agree on the monitoring annex"), "en");
+    assert_eq!(
+        language("Делегации согласовали"),
+        "ru",
+        "not the feed's en-US"
+    );
+    assert_eq!(
+        language("Talks continue"),
+        "en",
+        "too short to contradict en-US"
+    );
+    assert_eq!(written.len(), 9);
+}

@@ -197,6 +197,51 @@ fn copies_of_an_ingested_record_name_that_record() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// A <- B <- C: B copies most of A, C copies most of B but too little of A
+/// to be a copy of it on its own. C is a copy of A's story all the same:
+/// it names A, the root, and B, the copy it was found through.
+#[test]
+fn a_copy_of_a_copy_names_the_root_and_the_copy_it_came_through() {
+    let a = prose(&[(0, 300)]);
+    let b = prose(&[(0, 200), (1000, 1100)]);
+    let c = prose(&[(100, 200), (1000, 1100), (2000, 2100)]);
+    let mut index = Index::new(Params::default());
+    index.insert("a", &Keys::default(), Fingerprint::of(&a), t(0));
+    let b_dup = index
+        .check(&Keys::default(), &Fingerprint::of(&b))
+        .expect("B copies A");
+    assert_eq!((b_dup.duplicate_of.as_str(), b_dup.via), ("a", None));
+    index.insert("b", &Keys::default(), Fingerprint::of(&b), t(1));
+    index.note_copy("b", &b_dup.duplicate_of);
+
+    let mut alone = Index::new(Params::default());
+    alone.insert("a", &Keys::default(), Fingerprint::of(&a), t(0));
+    assert_eq!(
+        alone.check(&Keys::default(), &Fingerprint::of(&c)),
+        None,
+        "C alone is no copy of A"
+    );
+    let c_dup = index
+        .check(&Keys::default(), &Fingerprint::of(&c))
+        .expect("C copies B");
+    assert_eq!(
+        (c_dup.duplicate_of.as_str(), c_dup.via.as_deref()),
+        ("a", Some("b"))
+    );
+    index.insert("c", &Keys::default(), Fingerprint::of(&c), t(2));
+    index.note_copy("c", &c_dup.duplicate_of);
+
+    // D copies C: three hops from A, still A.
+    let d = prose(&[(1000, 1100), (2000, 2100), (3000, 3100)]);
+    let d_dup = index
+        .check(&Keys::default(), &Fingerprint::of(&d))
+        .expect("D copies C");
+    assert_eq!(
+        (d_dup.duplicate_of.as_str(), d_dup.via.as_deref()),
+        ("a", Some("c"))
+    );
+}
+
 #[test]
 fn a_copy_names_the_seed_even_when_a_record_of_the_seed_came_first() {
     let (seed_id, seed_text) = seeds().swap_remove(0);
@@ -552,4 +597,86 @@ fn sharing_the_quotes_of_a_seed_is_not_copying_it() {
         .check(&Keys::default(), &Fingerprint::of(&copy))
         .expect("copy");
     assert_eq!(dup.duplicate_of, seed_id);
+}
+
+/// Prose made of the words numbered `from..to` for each of `parts` (each
+/// its own word), in sentences of 12.
+fn prose(parts: &[(usize, usize)]) -> String {
+    let words: Vec<String> = parts
+        .iter()
+        .flat_map(|&(from, to)| from..to)
+        .map(|i| format!("word{i}"))
+        .collect();
+    words
+        .chunks(12)
+        .map(|s| format!("{}.", s.join(" ")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A <- B <- C <- D, each ingested by a run of its own (so the later ones
+/// learn the earlier verdicts from the state store): B copies most of A, C
+/// most of B, D most of C, each too little of the ones before to be their
+/// copy on its own. All are copies of A's story: each names A, the root,
+/// and the copy it was found through.
+#[test]
+fn a_chain_of_copies_points_at_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::support::config(dir.path(), "");
+    let texts = [
+        ("a", prose(&[(0, 300)])),
+        ("b", prose(&[(0, 200), (1000, 1100)])),
+        ("c", prose(&[(100, 200), (1000, 1100), (2000, 2100)])),
+        ("d", prose(&[(1000, 1100), (2000, 2100), (3000, 3100)])),
+    ];
+    for (name, text) in &texts {
+        let path = dir.path().join(format!("{name}.txt"));
+        fs::write(
+            &path,
+            format!("Story {name} of the chain of copies\n\n{text}\n"),
+        )
+        .unwrap();
+        let out = crate::support::tidings(
+            dir.path(),
+            &[
+                "backfill",
+                "--config",
+                cfg.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    }
+    let records = crate::support::records(&dir.path().join("out.jsonl"));
+    assert_eq!(records.len(), 4, "near copies are written, flagged");
+    let id = |i: usize| records[i]["id"].as_str().unwrap();
+    let chain: Vec<(&str, &serde_json::Value, &serde_json::Value)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap(),
+                &r["duplicate_of"],
+                &r["duplicate_via"],
+            )
+        })
+        .collect();
+    let root = serde_json::json!(id(0));
+    let null = serde_json::Value::Null;
+    assert_eq!(
+        chain,
+        [
+            ("Story a of the chain of copies", &null, &null),
+            ("Story b of the chain of copies", &root, &null),
+            (
+                "Story c of the chain of copies",
+                &root,
+                &serde_json::json!(id(1))
+            ),
+            (
+                "Story d of the chain of copies",
+                &root,
+                &serde_json::json!(id(2))
+            ),
+        ]
+    );
 }

@@ -172,7 +172,7 @@ impl Drop for Cleanup {
                 {
                     tokio::spawn(conn);
                     let _ = client
-                        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+                        .batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))
                         .await;
                 }
                 if let Some((url, stream)) = nats

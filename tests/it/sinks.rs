@@ -46,6 +46,7 @@ fn record(run: &str, n: usize) -> Record {
         word_count: text.split_whitespace().count(),
         content_hash: content_hash(&text),
         duplicate_of: None,
+        duplicate_via: None,
         similarity: None,
         duplicate_method: None,
         relevant: about_ceasefire,
@@ -71,6 +72,7 @@ fn record(run: &str, n: usize) -> Record {
         } else {
             Vec::new()
         },
+        taxonomy_version: "0123456789ab".to_string(),
         truncated: false,
         title,
         text,
@@ -275,6 +277,63 @@ async fn postgres_refuses_tables_it_did_not_lay_out() {
         .err()
         .expect("refused");
     assert!(matches!(err, PostgresError::ForeignTable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_brings_a_table_of_the_first_layout_up_to_date_with_its_views_and_keeps_its_rows()
+{
+    let url = servers::postgres_url();
+    let db = pg::client(&url).await;
+    let table = servers::unique("tidings_it");
+    let _cleanup = pg::cleanup(&url, &table);
+    let config = PostgresConfig::new(&url, &table);
+    let mut sink = PostgresSink::open(&config, None).await.unwrap();
+    sink.write(&refs(&records(&table, 0..3))).await.unwrap();
+    drop(sink);
+    // The table as the first layout had it: no views, two columns fewer.
+    db.batch_execute(&format!(
+        "DROP VIEW {table}_topics, {table}_actors;
+         ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via;
+         UPDATE tidings_schema SET version = 1 WHERE table_name = '{table}';"
+    ))
+    .await
+    .unwrap();
+
+    let mut sink = PostgresSink::open(&config, None).await.unwrap();
+    sink.write(&refs(&records(&table, 3..4))).await.unwrap();
+    let version: i32 = db
+        .query_one(
+            "SELECT version FROM tidings_schema WHERE table_name = $1",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, TABLE_VERSION);
+    let rows = db
+        .query(
+            &format!("SELECT taxonomy_version FROM {table} ORDER BY written_at, id"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let versions: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions.len(), 4);
+    assert_eq!(versions[3].as_deref(), Some("0123456789ab"));
+    let tagged: i64 = db
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {table}_topics) + (SELECT count(*) FROM {table}_actors)"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tagged, 4,
+        "the views are back: two even records, a topic and an actor each"
+    );
 }
 
 #[tokio::test]

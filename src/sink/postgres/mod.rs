@@ -2,7 +2,9 @@
 //!
 //! The table is created on first use, with the record's scalar fields as
 //! columns, `topics` and `actors` as jsonb with GIN indexes (query them with
-//! `topics @> '[{"id": "ceasefire"}]'`), and the whole record as jsonb. Its
+//! `topics @> '[{"id": "ceasefire"}]'`), and the whole record as jsonb; the
+//! views `<table>_topics` and `<table>_actors` unnest topics and actors, one
+//! row each (example queries: `docs/record.md`). Its
 //! layout version is kept in a small `tidings_schema` table and checked on
 //! every connect, so this build never writes into a table laid out by a newer
 //! one.
@@ -33,14 +35,15 @@ use crate::redact;
 use crate::settings::{Dirs, Section};
 
 /// Layout version of the table this build creates and writes. Bump it when a
-/// column changes; a table of another version is refused, not guessed at.
-pub const TABLE_VERSION: i32 = 1;
+/// column changes, with a step in [`migration`] from the version before; a
+/// table of a newer version is refused, not guessed at.
+pub const TABLE_VERSION: i32 = 2;
 
 /// Where each table's layout version is kept.
 const SCHEMA_TABLE: &str = "tidings_schema";
 
-/// Longest table name whose index names (`<table>_published_at`) still fit in
-/// PostgreSQL's 63-byte identifiers.
+/// Longest table name whose index and view names (`<table>_published_at`,
+/// `<table>_topics`) still fit in PostgreSQL's 63-byte identifiers.
 const MAX_TABLE_LEN: usize = 50;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -343,6 +346,17 @@ impl Config {
     }
 }
 
+/// What [`PostgresSink::retag`] did.
+#[derive(Debug, Default)]
+pub struct Retagged {
+    /// Rows read whose `record` is a record.
+    pub records: u64,
+    /// Of those, the ones whose tags changed (and were written).
+    pub changed: u64,
+    /// Rows whose `record` could not be read as one.
+    pub unreadable: u64,
+}
+
 pub struct PostgresSink {
     config: tokio_postgres::Config,
     /// Made once: it holds the roots read at open.
@@ -450,6 +464,86 @@ impl PostgresSink {
             }
         }
         chunk(ids, 0)
+    }
+
+    /// Passes every stored record through `change` (which says whether it
+    /// changed the record's tags), `batch` rows at a time in id order, and
+    /// writes the tag columns of the changed ones back, one statement per
+    /// batch. Rows whose `record` is not a record this build reads are
+    /// counted and left alone.
+    pub async fn retag(
+        &mut self,
+        batch: usize,
+        mut change: impl FnMut(&mut Record) -> bool,
+    ) -> Result<Retagged, PostgresError> {
+        self.with_retries(None).await?;
+        let Some(conn) = &self.conn else {
+            return Ok(Retagged::default());
+        };
+        let table = &self.table;
+        let setup = |source| PostgresError::Setup {
+            table: table.clone(),
+            source,
+        };
+        let select = conn
+            .client
+            .prepare_typed(
+                &format!(
+                    "SELECT id, record::text FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                    quoted(table)
+                ),
+                &[Type::TEXT, Type::INT8],
+            )
+            .await
+            .map_err(setup)?;
+        let update = conn
+            .client
+            .prepare_typed(&retag_sql(table), &[Type::TEXT])
+            .await
+            .map_err(setup)?;
+        let mut done = Retagged::default();
+        let mut after = String::new();
+        loop {
+            let rows = conn
+                .client
+                .query(&select, &[&after, &(batch as i64)])
+                .await
+                .map_err(setup)?;
+            let Some(last) = rows.last() else { break };
+            after = last.get(0);
+            let mut changed = Vec::new();
+            for row in &rows {
+                match serde_json::from_str::<Record>(row.get::<_, &str>(1)) {
+                    Ok(mut record) => {
+                        done.records += 1;
+                        if change(&mut record) {
+                            changed.push(record);
+                        }
+                    }
+                    Err(e) => {
+                        done.unreadable += 1;
+                        tracing::warn!(table = %table, id = row.get::<_, &str>(0), "not a record this build reads, left as it is: {e}");
+                    }
+                }
+            }
+            if !changed.is_empty() {
+                let refs: Vec<&Record> = changed.iter().collect();
+                let json = batch_json(&refs).map_err(PostgresError::Encode)?;
+                conn.client
+                    .execute(&update, &[&json])
+                    .await
+                    .map_err(|source| PostgresError::Write {
+                        table: table.clone(),
+                        count: changed.len(),
+                        source,
+                    })?;
+                done.changed += changed.len() as u64;
+            }
+            if rows.len() < batch {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// Upserts the batch in one statement (so in one transaction) and
@@ -603,11 +697,23 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
             });
         }
         (Some(found), true) => {
-            return Err(PostgresError::OlderTable {
-                table,
-                found,
-                known: TABLE_VERSION,
-            });
+            for from in found..TABLE_VERSION {
+                let Some(step) = migration(&table, from) else {
+                    return Err(PostgresError::OlderTable {
+                        table,
+                        found,
+                        known: TABLE_VERSION,
+                    });
+                };
+                tx.batch_execute(&step).await.map_err(setup)?;
+            }
+            tx.execute(
+                &format!("UPDATE {SCHEMA_TABLE} SET version = $2 WHERE table_name = $1"),
+                &[&table, &TABLE_VERSION],
+            )
+            .await
+            .map_err(setup)?;
+            tracing::info!(table = %table, from = found, to = TABLE_VERSION, "migrated postgres table");
         }
         (None, true) => return Err(PostgresError::ForeignTable { table }),
         // A row without its table: someone dropped the table; start afresh.
@@ -626,7 +732,48 @@ async fn ensure_table(client: &mut Client, table: &str) -> Result<(), PostgresEr
             tracing::info!(table = %table, version = TABLE_VERSION, "created postgres table");
         }
     }
+    // Views are derived: (re)made on every open, so a table of an older
+    // build gets them too.
+    tx.batch_execute(&views_sql(&table)).await.map_err(setup)?;
     tx.commit().await.map_err(setup)
+}
+
+/// The record columns an analyst wants beside each topic or actor.
+const VIEW_CONTEXT: &str = "r.relevant, r.relevance, r.published_at, r.fetched_at, \
+    r.source_name, r.source_location, r.language, r.title, r.url, r.duplicate_of";
+
+/// `<table>_topics` and `<table>_actors`: one row per topic (actor) of a
+/// record, unnested from the jsonb columns, with the record's context, so
+/// counting and joining needs no jsonb. New columns go at the end: `CREATE
+/// OR REPLACE VIEW` may add columns, not move or drop them.
+fn views_sql(table: &str) -> String {
+    let t = quoted(table);
+    format!(
+        "CREATE OR REPLACE VIEW \"{table}_topics\" AS
+         SELECT r.id, t->>'id' AS topic, t->>'label' AS label,
+                (t->>'score')::double precision AS score, {VIEW_CONTEXT}
+         FROM {t} AS r CROSS JOIN LATERAL jsonb_array_elements(r.topics) AS t;
+         CREATE OR REPLACE VIEW \"{table}_actors\" AS
+         SELECT r.id, a->>'id' AS actor, a->>'name' AS name, a->>'kind' AS kind,
+                (a->>'mentions')::integer AS mentions, {VIEW_CONTEXT}
+         FROM {t} AS r CROSS JOIN LATERAL jsonb_array_elements(r.actors) AS a;"
+    )
+}
+
+/// The SQL that brings a table of layout version `from` to `from + 1`;
+/// `None` when there is no such step.
+fn migration(table: &str, from: i32) -> Option<String> {
+    let t = quoted(table);
+    match from {
+        // 2: records carry the version of the taxonomy that tagged them
+        // (rows written before have none until `tidings retag`), and the
+        // copy a copy was found through (`duplicate_of` names the root).
+        1 => Some(format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS taxonomy_version text,
+                             ADD COLUMN IF NOT EXISTS duplicate_via text"
+        )),
+        _ => None,
+    }
 }
 
 /// Names are checked to be plain identifiers; quoting still keeps a reserved
@@ -711,6 +858,7 @@ const COLUMNS: &[Column] = &[
     ),
     column("content_hash", "text NOT NULL", "r->>'content_hash'"),
     column("duplicate_of", "text", "r->>'duplicate_of'"),
+    column("duplicate_via", "text", "r->>'duplicate_via'"),
     column(
         "similarity",
         "double precision",
@@ -725,8 +873,37 @@ const COLUMNS: &[Column] = &[
     ),
     column("topics", "jsonb NOT NULL", "r->'topics'"),
     column("actors", "jsonb NOT NULL", "r->'actors'"),
+    column("taxonomy_version", "text", "r->>'taxonomy_version'"),
     column("record", "jsonb NOT NULL", "r"),
 ];
+
+/// The columns a re-tagging rewrites: the tags, and the record that holds
+/// them. Every name is one of [`COLUMNS`].
+const TAG_COLUMNS: &[&str] = &[
+    "relevant",
+    "relevance",
+    "topics",
+    "actors",
+    "taxonomy_version",
+    "record",
+];
+
+/// Rewrites the tag columns of the rows of the records of a batch (a JSON
+/// array parameter, like the upsert's), matched on id.
+fn retag_sql(table: &str) -> String {
+    let sets: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| TAG_COLUMNS.contains(&c.name))
+        .map(|c| format!("{} = {}", c.name, c.from_record))
+        .collect();
+    format!(
+        "UPDATE {t} AS cur SET {sets}, written_at = now()
+         FROM jsonb_array_elements($1::text::jsonb) AS batch(r)
+         WHERE cur.id = r->>'id'",
+        t = quoted(table),
+        sets = sets.join(", "),
+    )
+}
 
 /// The whole batch travels as one JSON array parameter and is unpacked by
 /// the server: one round trip per batch whatever its size. If an id occurs
@@ -796,6 +973,10 @@ mod tests {
         let upsert = upsert_sql("news");
         for c in COLUMNS {
             assert!(upsert.contains(c.from_record), "{}", c.name);
+        }
+        let retag = retag_sql("news");
+        for name in TAG_COLUMNS {
+            assert!(retag.contains(&format!("{name} = ")), "{name}: {retag}");
         }
     }
 

@@ -210,13 +210,14 @@ pub mod pg {
         (rows.iter().map(|r| r.get::<_, String>(0)).collect(), count)
     }
 
-    /// Drops `table` and its `tidings_schema` row when the test ends.
+    /// Drops `table` (and its views) and its `tidings_schema` row when the
+    /// test ends.
     pub fn cleanup(url: &str, table: &str) -> Cleanup {
         let (url, table) = (url.to_string(), table.to_string());
         Cleanup::new(async move {
             let db = client(&url).await;
             let _ = db
-                .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+                .batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))
                 .await;
             let _ = db
                 .execute(
