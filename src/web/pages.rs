@@ -170,7 +170,7 @@ pub async fn feeds(State(app): State<App>) -> Response {
             }
         }
         div.filters {
-            input #filter type="search" placeholder="filter by name, URL, status or error"
+            input #filter type="search" size="40" placeholder="filter by name, URL, status or error"
                 aria-label="filter the feeds";
             @if any_dead {
                 @if app.token.is_some() {
