@@ -207,10 +207,8 @@ impl State {
         // WAL keeps readers and the writer apart and makes each commit one
         // append; NORMAL sync is durable across process crashes, which is the
         // failure the daemon must survive.
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(wrap)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(wrap)?;
+        use_wal(&conn).map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
         set_up(&conn).map_err(wrap)?;
@@ -264,6 +262,27 @@ fn lock_folder(dir: &Path) -> Result<std::fs::File, StateError> {
     Ok(file)
 }
 
+/// How long a statement waits for another process's write to end.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Switches the store to WAL. On a store another process is setting up at
+/// the same moment, SQLite answers "busy" at once instead of waiting (the
+/// switch needs the file to itself), so the wait is done here.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_WAIT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Lays out a new store or brings one of any earlier version up to date.
 /// `SCHEMA` is the first version's layout, so a new store takes the same path
 /// as an old one. One write transaction, taken before the version is read:
@@ -298,7 +317,8 @@ mod tests {
                 })
                 .collect();
             for opener in openers {
-                assert!(matches!(opener.join().unwrap(), Ok(true)));
+                let opened = opener.join().unwrap();
+                assert!(matches!(opened, Ok(true)), "{opened:?}");
             }
         }
     }
