@@ -227,7 +227,7 @@ fn feed_row(r: &FeedRow, can_revive: bool) -> Markup {
             td {
                 @if r.status == FeedStatus::Dead && can_revive {
                     button.revive type="button" data-url=(r.url) { "revive" }
-                    " " span.revive-status {}
+                    " " span.revive-status role="status" {}
                 }
             }
         }
