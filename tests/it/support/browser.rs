@@ -355,13 +355,16 @@ async fn page_target(port: u16, process: &Process) -> String {
     let list = format!("http://127.0.0.1:{port}/json/list");
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let targets: Vec<Value> = match reqwest::get(&list).await {
-            // Chromium's own answer on loopback, a few hundred bytes.
-            #[allow(clippy::disallowed_methods)]
-            Ok(resp) => {
-                serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_default()
-            }
-            Err(_) => Vec::new(),
+        // Chromium's own answer on loopback, a few hundred bytes; a browser
+        // that takes the connection and never answers is asked again.
+        #[allow(clippy::disallowed_methods)]
+        let asked = tokio::time::timeout(Duration::from_secs(5), async {
+            reqwest::get(&list).await?.text().await
+        })
+        .await;
+        let targets: Vec<Value> = match asked {
+            Ok(Ok(text)) => serde_json::from_str(&text).unwrap_or_default(),
+            _ => Vec::new(),
         };
         if let Some(page) = targets
             .iter()
