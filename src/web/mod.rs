@@ -108,6 +108,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/icon.svg", get(icon))
         .layer(axum::middleware::map_response(secured))
         .with_state(app);
     axum::serve(listener, router)
@@ -180,5 +181,14 @@ async fn js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("assets/app.js"),
+    )
+}
+
+/// The tab's icon, named by every page: without it browsers ask for
+/// `/favicon.ico` and log its 404 as an error on every page.
+async fn icon() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        include_str!("assets/icon.svg"),
     )
 }

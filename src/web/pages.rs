@@ -36,6 +36,7 @@ fn frame(title: &str, here: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · tidings" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" href="/static/icon.svg" type="image/svg+xml";
                 script src="/static/app.js" defer {}
             }
             body {
@@ -227,7 +228,7 @@ fn feed_row(r: &FeedRow, can_revive: bool) -> Markup {
             td {
                 @if r.status == FeedStatus::Dead && can_revive {
                     button.revive type="button" data-url=(r.url) { "revive" }
-                    " " span.revive-status {}
+                    " " span.revive-status role="status" {}
                 }
             }
         }

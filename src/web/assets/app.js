@@ -34,22 +34,40 @@ function filterable(input, table) {
   });
 }
 
+// What the page says after a revive: the daemon's answer, in words.
+async function reviveAnswer(resp) {
+  const text = (await resp.text()).trim();
+  let answer = {};
+  try { answer = JSON.parse(text); } catch (e) { /* the refusals are plain text */ }
+  if (resp.ok) {
+    return answer.revived ? "revived: polled again shortly" : "not dead (" + answer.status + ")";
+  }
+  if (resp.status === 401) return "refused (401): type the token first";
+  return "refused (" + resp.status + "): " + (answer.error ?? text);
+}
+
 function revivable(button) {
   button.addEventListener("click", async () => {
     const tokenInput = document.getElementById("token");
-    const token = tokenInput ? tokenInput.value : "";
+    const token = tokenInput ? tokenInput.value.trim() : "";
     const status = button.parentNode.querySelector(".revive-status");
+    const headers = { "content-type": "application/json" };
+    // No token typed, no header: the daemon's 401 says what is missing.
+    if (token !== "") headers.authorization = "Bearer " + token;
     button.disabled = true;
+    status.textContent = "";
     try {
       const resp = await fetch("/api/feeds/revive", {
         method: "POST",
-        headers: { "content-type": "application/json", "authorization": "Bearer " + token },
+        headers,
         body: JSON.stringify({ url: button.dataset.url }),
       });
-      status.textContent = resp.ok ? "revived" : "refused (" + resp.status + ")";
+      status.textContent = await reviveAnswer(resp);
       status.className = "revive-status " + (resp.ok ? "muted" : "err");
+      // Revived: nothing left to click until the page is loaded again.
+      button.hidden = resp.ok;
     } catch (e) {
-      status.textContent = "failed";
+      status.textContent = "failed: " + e.message;
       status.className = "revive-status err";
     }
     button.disabled = false;

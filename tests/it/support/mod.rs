@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod browser;
 pub mod own_postgres;
 pub mod servers;
 
@@ -243,37 +244,4 @@ pub async fn run_feeds(
     tidings::pipeline::run(cfg, source, mode, shutdown)
         .await
         .unwrap()
-}
-
-/// A page as headless Chromium leaves it once its scripts ran: the DOM, and
-/// what the page wrote to its console (errors, refused loads). Chromium is
-/// Debian's `chromium` package (`.ci/run` installs it); a test that needs it
-/// fails without it, with what to do.
-pub fn browse(url: &str) -> (String, Vec<String>) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", url])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("chromium does not run ({e}): install Debian's chromium package (apt-get install chromium)")
-        });
-    let console = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to"))
-        .map(str::to_string)
-        .collect();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
 }
