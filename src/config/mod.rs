@@ -239,7 +239,10 @@ fn state_postgres(s: &mut Section<'_>, base: &Path) -> Option<state::PgLocation>
     let schema = s.str("schema");
     let Some(url) = url else {
         if schema.is_some() {
-            s.problem("schema", "a schema needs a PostgreSQL url (`url = \"postgres://...\"`)");
+            s.problem(
+                "schema",
+                "a schema needs a PostgreSQL url (`url = \"postgres://...\"`)",
+            );
         }
         return None;
     };

@@ -119,7 +119,9 @@ impl Row {
     pub fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StateError> {
         match self.opt_text(i)? {
             None => Ok(None),
-            Some(t) => parse_time(&t).map(Some).ok_or_else(|| self.decode(i, "a time")),
+            Some(t) => parse_time(&t)
+                .map(Some)
+                .ok_or_else(|| self.decode(i, "a time")),
         }
     }
 
@@ -255,9 +257,9 @@ impl Db {
                 .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(args)))
                 .map(|n| n as u64)
                 .map_err(|e| self.sqlite_err(e)),
-            Kind::Postgres(pg) => self.with_pg(pg, sql, |client, stmt| {
-                client.execute(stmt, &pg_args(args))
-            }),
+            Kind::Postgres(pg) => {
+                self.with_pg(pg, sql, |client, stmt| client.execute(stmt, &pg_args(args)))
+            }
         }
     }
 
@@ -436,10 +438,19 @@ fn pg_row(row: &postgres::Row) -> Result<Vec<Value>, String> {
     for (i, column) in row.columns().iter().enumerate() {
         let err = |e: postgres::Error| format!("column {}: {e}", column.name());
         let value = match *column.type_() {
-            Type::INT2 => row.try_get::<_, Option<i16>>(i).map_err(err)?.map(i64::from),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(err)?.map(i64::from),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)
+                .map_err(err)?
+                .map(i64::from),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)
+                .map_err(err)?
+                .map(i64::from),
             Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(err)?,
-            Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(err)?.map(i64::from),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)
+                .map_err(err)?
+                .map(i64::from),
             _ => {
                 values.push(
                     row.try_get::<_, Option<String>>(i)

@@ -370,7 +370,9 @@ mod tests {
             let openers: Vec<_> = (0..6)
                 .map(|_| {
                     let dir = dir.path().to_path_buf();
-                    std::thread::spawn(move || State::open_shared(&Location::folder(&dir)).map(|s| s.is_some()))
+                    std::thread::spawn(move || {
+                        State::open_shared(&Location::folder(&dir)).map(|s| s.is_some())
+                    })
                 })
                 .collect();
             for opener in openers {
@@ -407,11 +409,10 @@ mod tests {
         };
         s.mark_item(&new, ItemStatus::Skipped, None).unwrap();
         assert!(s.page_finished("https://news.example/a").unwrap());
-        let first_seen = s
-            .db
-            .query_one("SELECT first_seen FROM items WHERE guid = 'g'", &[])
-            .and_then(|r| r.text(0))
-            .unwrap();
+        let first_seen =
+            s.db.query_one("SELECT first_seen FROM items WHERE guid = 'g'", &[])
+                .and_then(|r| r.text(0))
+                .unwrap();
         assert_eq!(
             first_seen, "2020-01-05T12:00:00Z",
             "an old item's last change stands for its first sight"

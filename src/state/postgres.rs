@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use super::db::{Db, outside_runtime};
 use super::StateError;
 use super::db::args;
+use super::db::{Db, outside_runtime};
 use crate::pgtls;
 
 /// `[state] url` and `schema`.
@@ -175,12 +175,11 @@ fn connect(at: &PgLocation) -> Result<Db, StateError> {
     // What another process's "in use" message names.
     config.application_name(&format!("tidings (pid {})", std::process::id()));
     let connector = at.tls.connector().map_err(unusable)?;
-    let client = outside_runtime(|| config.connect(connector)).map_err(|source| {
-        StateError::Postgres {
+    let client =
+        outside_runtime(|| config.connect(connector)).map_err(|source| StateError::Postgres {
             place: place.clone(),
             source,
-        }
-    })?;
+        })?;
     let db = Db::postgres(client, &place);
     // Every table name after this is the schema's.
     db.batch(&format!("SET search_path TO \"{}\"", at.schema))?;
@@ -218,10 +217,7 @@ fn set_up(db: &Db, schema: &str) -> Result<(), StateError> {
 fn lock(db: &Db, at: &PgLocation) -> Result<(), StateError> {
     let key = key("writer", &at.schema);
     let got = db
-        .query_one(
-            "SELECT pg_try_advisory_lock(?1)",
-            args![key],
-        )?
+        .query_one("SELECT pg_try_advisory_lock(?1)", args![key])?
         .int(0)?;
     if got != 0 {
         return Ok(());

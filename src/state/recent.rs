@@ -251,10 +251,10 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Location;
     use crate::record::{
         ActorKind, ActorTag, Article, Extracted, FeedHints, Origin, OriginKind, Tags, TopicTag,
     };
+    use crate::state::Location;
 
     fn record(n: usize, relevant: bool, topics: &[&str], actors: &[&str]) -> Record {
         let article = Article::new(

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::sinks::set_position;
 use super::db::args;
+use super::sinks::set_position;
 use super::{State, StateError};
 use crate::record::Duplicate;
 

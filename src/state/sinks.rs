@@ -1,7 +1,6 @@
 //! Which sink holds which record, and how far into each sink's own log the
 //! store has followed it.
 
-
 use super::db::{Db, args};
 use super::{State, StateError};
 
@@ -108,7 +107,10 @@ impl State {
     /// for good.
     pub fn holders(&self, id: &str) -> Result<Vec<i64>, StateError> {
         self.db
-            .query("SELECT sink FROM sink_records WHERE id = ?1 ORDER BY sink", args![id])?
+            .query(
+                "SELECT sink FROM sink_records WHERE id = ?1 ORDER BY sink",
+                args![id],
+            )?
             .iter()
             .map(|r| r.int(0))
             .collect()
@@ -126,9 +128,9 @@ pub(super) fn set_position(db: &Db, sink: i64, position: u64) -> Result<(), Stat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Location;
     use crate::record::Duplicate;
     use crate::state::Delivery;
+    use crate::state::Location;
     use chrono::Utc;
 
     #[test]
