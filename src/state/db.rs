@@ -160,7 +160,7 @@ enum Kind {
     /// statements by their SQLite text; `RefCell` because reading queries
     /// take `&State` and the client wants `&mut`. A `State` is used by one
     /// thread at a time.
-    Postgres(RefCell<Pg>),
+    Postgres(Box<RefCell<Pg>>),
 }
 
 struct Pg {
@@ -199,10 +199,10 @@ impl Db {
 
     pub fn postgres(client: postgres::Client, place: &str) -> Db {
         Db {
-            kind: Kind::Postgres(RefCell::new(Pg {
+            kind: Kind::Postgres(Box::new(RefCell::new(Pg {
                 client: Some(client),
                 statements: HashMap::new(),
-            })),
+            }))),
             place: place.into(),
         }
     }
