@@ -24,7 +24,7 @@ use crate::pipeline::{self, Mode};
 use crate::record::Article;
 use crate::settings::Problem;
 use crate::sink;
-use crate::state::{FeedStatus, State, Store};
+use crate::state::{self, FeedStatus, State, Store};
 use crate::tag::Taxonomy;
 use crate::web;
 
@@ -367,7 +367,7 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
         true => Some(observe::install_metrics()?),
         false => None,
     };
-    let probe = state_probe(&cfg.state_dir);
+    let probe = state_probe(&cfg.state);
     if let (Some(addr), Some(handle)) = (cfg.metrics_listen, &metrics) {
         let listener = bind(addr, "metrics and /healthz listening").await?;
         let (handle, probe, stop) = (handle.clone(), probe.clone(), shutdown.clone());
@@ -377,7 +377,7 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
             }
         });
     }
-    let store = Store::open(&cfg.state_dir)
+    let store = Store::open(&cfg.state)
         .await
         .context("opening the state store")?;
     let counters = Arc::new(Counters::default());
@@ -425,16 +425,16 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::n
 
 /// `/healthz`'s look at the state store: a connection of its own, so a
 /// store that no longer answers shows.
-fn state_probe(dir: &Path) -> observe::Probe {
-    let dir = dir.to_path_buf();
-    Arc::new(move || match State::open_read_only(&dir) {
+fn state_probe(at: &state::Location) -> observe::Probe {
+    let at = at.clone();
+    Arc::new(move || match State::open_read_only(&at) {
         Ok(Some(state)) => state
             .probe()
             .err()
             .map(|e| format!("{e:#}"))
             .into_iter()
             .collect(),
-        Ok(None) => vec![format!("state store: none in {}", dir.display())],
+        Ok(None) => vec![format!("state store: none in {}", at.describe())],
         Err(e) => vec![format!("{e:#}")],
     })
 }
@@ -511,7 +511,10 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
         .collect();
     tracing::info!(
         config = %cfg.origin,
-        state = %absolute(&cfg.state_dir),
+        state = %match &cfg.state.postgres {
+            Some(pg) => pg.describe(),
+            None => absolute(&cfg.state.dir),
+        },
         records = %records.join(", "),
         "locations"
     );
@@ -571,7 +574,7 @@ fn dedup(config: Option<&Path>, path: &Path) -> anyhow::Result<i32> {
     let cfg = load_config(config)?;
     let article = one_article(path, &cfg)?;
     // An existing store is consulted, never created by a query.
-    let delivered = match State::open_read_only(&cfg.state_dir)? {
+    let delivered = match State::open_read_only(&cfg.state)? {
         Some(state) => state.delivered()?,
         None => Vec::new(),
     };
@@ -703,7 +706,7 @@ fn list_feeds(config: Option<&Path>, json: bool) -> anyhow::Result<i32> {
     let cfg = load_config(config)?;
     // Without the folder's lock: a running daemon holds it, and WAL lets a
     // reader in beside it.
-    let state = State::open_read_only(&cfg.state_dir)?;
+    let state = State::open_read_only(&cfg.state)?;
     let now = chrono::Utc::now();
     let rows = feed_health::rows(&cfg.feeds, state.as_ref(), now)?;
     if json {
@@ -799,7 +802,7 @@ fn revive_feeds(config: Option<&Path>, all_dead: bool, urls: &[String]) -> anyho
     let cfg = load_config(config)?;
     // Beside a running daemon, which holds the folder's lock and reads the
     // change back at its next look at the feed.
-    let state = State::open_shared(&cfg.state_dir)?;
+    let state = State::open_shared(&cfg.state)?;
     let urls: Vec<String> = match all_dead {
         true => feed_health::rows(&cfg.feeds, state.as_ref(), chrono::Utc::now())?
             .into_iter()

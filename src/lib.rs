@@ -20,6 +20,7 @@ pub mod extract;
 pub mod fetch;
 pub mod flow;
 pub mod observe;
+pub mod pgtls;
 pub mod pipeline;
 pub mod record;
 pub mod redact;

@@ -53,12 +53,12 @@ pub async fn jsonl(cfg: &Config, path: &Path) -> anyhow::Result<Summary> {
     let tagger = load_tagger(cfg)?;
     let version = tagger.version().to_string();
     let path = path.to_path_buf();
-    let state_dir = cfg.state_dir.clone();
+    let at = cfg.state.clone();
     tokio::task::spawn_blocking(move || {
         // A store that does not exist yet follows no file: none is created.
-        let mut state = match state_dir.join("state.sqlite").exists() {
+        let mut state = match State::exists(&at)? {
             true => Some(
-                State::open(&state_dir)
+                State::open(&at)
                     .context("opening the state store (held while the file is rewritten)")?,
             ),
             false => None,
@@ -152,7 +152,7 @@ pub async fn postgres(cfg: &Config) -> anyhow::Result<Summary> {
 /// The ids of the status page's latest records, from the state store if
 /// there is one.
 fn recent_window(cfg: &Config) -> anyhow::Result<HashSet<String>> {
-    Ok(match State::open_read_only(&cfg.state_dir)? {
+    Ok(match State::open_read_only(&cfg.state)? {
         Some(state) => state.recent_ids()?.into_iter().collect(),
         None => HashSet::new(),
     })
@@ -163,9 +163,9 @@ fn recent_window(cfg: &Config) -> anyhow::Result<HashSet<String>> {
 /// time), but then the daemon's status page keeps the tags its latest
 /// records were written with.
 fn open_unless_busy(cfg: &Config) -> anyhow::Result<Option<State>> {
-    match State::open(&cfg.state_dir) {
+    match State::open(&cfg.state) {
         Ok(state) => Ok(Some(state)),
-        Err(StateError::Locked { .. }) => {
+        Err(StateError::Locked { .. } | StateError::SchemaLocked { .. }) => {
             tracing::warn!(
                 "the state store is in use by a running tidings: its status page shows the \
                  old tags of the latest records until they are written again"

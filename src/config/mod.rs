@@ -18,6 +18,7 @@ use crate::redact;
 pub use crate::settings::Problem;
 use crate::settings::{self, Dirs, Report, Section};
 use crate::sink::{self, Place};
+use crate::state;
 use crate::web;
 
 /// The config compiled into the binary, used when no `--config` is given.
@@ -92,7 +93,8 @@ pub struct ConfigError(pub Vec<Problem>);
 pub struct Config {
     /// Where the config came from (a path, or `<embedded>`), for messages.
     pub origin: String,
-    pub state_dir: PathBuf,
+    /// `[state]`: the folder, and PostgreSQL when `url` is given.
+    pub state: state::Location,
     pub pipeline: Pipeline,
     pub extract: Extract,
     pub dedup: Dedup,
@@ -231,10 +233,56 @@ fn path(s: &mut Section<'_>, name: &'static str, base: &Path) -> Option<PathBuf>
     Some(base.join(value))
 }
 
+/// `[state] url` and `schema`: the store in PostgreSQL.
+fn state_postgres(s: &mut Section<'_>, base: &Path) -> Option<state::PgLocation> {
+    let url = s.str("url");
+    let schema = s.str("schema");
+    let Some(url) = url else {
+        if schema.is_some() {
+            s.problem(
+                "schema",
+                "a schema needs a PostgreSQL url (`url = \"postgres://...\"`)",
+            );
+        }
+        return None;
+    };
+    let schema = schema.unwrap_or("tidings");
+    let mut ok = true;
+    for problem in crate::pgtls::validate_url(url) {
+        s.problem("url", problem);
+        ok = false;
+    }
+    if let Err(problem) = state::check_schema_name(schema) {
+        s.problem("schema", problem);
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    let tls = crate::pgtls::split(url)
+        .map(|split| crate::pgtls::Tls::resolve(&split, base))
+        .unwrap_or_default();
+    // A CA file that cannot be read is found by `check`, not at start.
+    if let crate::pgtls::Roots::File(path) = &tls.roots
+        && let Err(problem) = crate::pgtls::read_certificates(path)
+    {
+        s.problem("url", problem);
+        return None;
+    }
+    Some(state::PgLocation {
+        tls,
+        ..state::PgLocation::new(url, schema)
+    })
+}
+
 fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
     let base = &dirs.config;
     let mut s = root.table("state");
     let state_dir = path(&mut s, "dir", &dirs.data).unwrap_or_else(|| dirs.output("data"));
+    let state = state::Location {
+        postgres: state_postgres(&mut s, &dirs.config),
+        dir: state_dir,
+    };
     s.finish();
 
     let mut s = root.table("pipeline");
@@ -304,7 +352,7 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
     };
     Config {
         origin: origin.to_string(),
-        state_dir,
+        state,
         pipeline,
         extract,
         dedup,
@@ -505,7 +553,7 @@ mod tests {
         assert!(
             matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("out/records.jsonl"))
         );
-        assert_eq!(c.state_dir, Path::new("data"));
+        assert_eq!(c.state.dir, Path::new("data"));
     }
 
     #[test]
@@ -516,7 +564,7 @@ mod tests {
             Path::new("/etc/tidings"),
         )
         .unwrap();
-        assert_eq!(c.state_dir, Path::new("/etc/tidings/st"));
+        assert_eq!(c.state.dir, Path::new("/etc/tidings/st"));
         assert!(
             matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/etc/tidings/o/r.jsonl"))
         );
@@ -559,7 +607,7 @@ mod tests {
             state: Some(PathBuf::from("/var/lib/tidings")),
         };
         let c = Config::load_at(&at).unwrap();
-        assert_eq!(c.state_dir, Path::new("/var/lib/tidings/data"));
+        assert_eq!(c.state.dir, Path::new("/var/lib/tidings/data"));
         assert!(
             matches!(&c.sinks[..], [sink::Config::Jsonl(j)] if j.path == Path::new("/var/lib/tidings/out/records.jsonl"))
         );
@@ -574,7 +622,7 @@ mod tests {
             &dirs,
         )
         .unwrap();
-        assert_eq!(c.state_dir, Path::new("/var/lib/tidings/st"));
+        assert_eq!(c.state.dir, Path::new("/var/lib/tidings/st"));
         assert_eq!(
             c.tag.taxonomy.as_deref(),
             Some(Path::new("/etc/tidings/t.toml"))

@@ -54,7 +54,7 @@ pub async fn run(
     mode: Mode,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Summary> {
-    let store = Store::open(&cfg.state_dir)
+    let store = Store::open(&cfg.state)
         .await
         .context("opening the state store")?;
     let result = run_on(cfg, &store, source, mode, shutdown, Arc::default()).await;

@@ -1,8 +1,8 @@
 //! Feeds: schedule, health and cursor between polls and restarts.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
+use super::db::args;
 use super::{State, StateError};
 
 /// The validators of a feed's latest response whose items all finished: the
@@ -30,65 +30,61 @@ pub struct FeedState {
 
 impl State {
     pub fn feed(&self, url: &str) -> Result<Option<FeedState>, StateError> {
-        self.conn
-            .query_row(
-                "SELECT config_hash, etag, last_modified, last_success, failing_since, errors,
-                        last_error, next_poll, dead FROM feeds WHERE url = ?1",
-                [url],
-                |r| {
-                    Ok(FeedState {
-                        config_hash: r.get(0)?,
-                        validators: Validators {
-                            etag: r.get(1)?,
-                            last_modified: r.get(2)?,
-                        },
-                        last_success: r.get(3)?,
-                        failing_since: r.get(4)?,
-                        errors: r.get(5)?,
-                        last_error: r.get(6)?,
-                        next_poll: r.get(7)?,
-                        dead: r.get(8)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        let Some(r) = self.db.query_opt(
+            "SELECT config_hash, etag, last_modified, last_success, failing_since, errors,
+                    last_error, next_poll, dead FROM feeds WHERE url = ?1",
+            args![url],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(FeedState {
+            config_hash: r.text(0)?,
+            validators: Validators {
+                etag: r.opt_text(1)?,
+                last_modified: r.opt_text(2)?,
+            },
+            last_success: r.opt_time(3)?,
+            failing_since: r.opt_time(4)?,
+            errors: r.int(5)?.clamp(0, u32::MAX.into()) as u32,
+            last_error: r.opt_text(6)?,
+            next_poll: r.opt_time(7)?,
+            dead: r.opt_text(8)?,
+        }))
     }
 
     /// Saves a feed's schedule and health. The validators are saved apart, by
     /// [`State::save_validators`], once a poll's items are all finished.
     pub fn save_feed(&self, url: &str, f: &FeedState) -> Result<(), StateError> {
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO feeds (url, config_hash, last_success, failing_since, errors,
                                     last_error, next_poll, dead)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (url) DO UPDATE SET config_hash = ?2, last_success = ?3,
                     failing_since = ?4, errors = ?5, last_error = ?6, next_poll = ?7, dead = ?8",
-                params![
+                args![
                     url,
-                    f.config_hash,
+                    f.config_hash.as_str(),
                     f.last_success,
                     f.failing_since,
                     f.errors,
-                    f.last_error,
+                    f.last_error.as_deref(),
                     f.next_poll,
-                    f.dead
+                    f.dead.as_deref()
                 ],
             )
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 
     /// The feed's cursor: from now on a conditional GET may skip every item
     /// that response held.
     pub fn save_validators(&self, url: &str, v: &Validators) -> Result<(), StateError> {
-        self.conn
+        self.db
             .execute(
                 "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE url = ?1",
-                params![url, v.etag, v.last_modified],
+                args![url, v.etag.as_deref(), v.last_modified.as_deref()],
             )
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 }

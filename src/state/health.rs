@@ -11,9 +11,9 @@
 //! burst of zero gaps), and it never trusts a publisher's dates.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
 use serde::Serialize;
 
+use super::db::args;
 use super::{FeedState, State, StateError};
 
 /// The arrivals a feed's usual gap is learned from, newest first.
@@ -152,16 +152,12 @@ impl State {
     pub fn feed_health(&self, url: &str, now: DateTime<Utc>) -> Result<FeedHealth, StateError> {
         let state = self.feed(url)?;
         let arrivals = self.arrivals(url)?;
-        let (items, records) = self
-            .conn
-            .prepare_cached(
-                "SELECT COUNT(*), COUNT(record_id) FILTER (WHERE status = 'written')
-                 FROM items WHERE feed = ?1",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row([url], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-            })
-            .map_err(|e| self.err(e))?;
+        let counts = self.db.query_one(
+            "SELECT COUNT(*), COUNT(record_id) FILTER (WHERE status = 'written')
+             FROM items WHERE feed = ?1",
+            args![url],
+        )?;
+        let (items, records) = (counts.int(0)?, counts.int(1)?);
         Ok(FeedHealth {
             status: status(state.as_ref(), &arrivals, now),
             state,
@@ -175,37 +171,32 @@ impl State {
     /// The times the feed's new items were first seen, newest first, one per
     /// poll that brought any.
     fn arrivals(&self, url: &str) -> Result<Vec<DateTime<Utc>>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT DISTINCT first_seen FROM items
-                 WHERE feed = ?1 AND first_seen IS NOT NULL
-                 ORDER BY first_seen DESC LIMIT ?2",
-            )
-            .map_err(|e| self.err(e))?;
-        let times: Vec<String> = stmt
-            .query_map(params![url, HISTORY as i64], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        Ok(times
-            .iter()
-            .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .collect())
+        let rows = self.db.query(
+            "SELECT DISTINCT first_seen FROM items
+             WHERE feed = ?1 AND first_seen IS NOT NULL
+             ORDER BY first_seen DESC LIMIT ?2",
+            args![url, HISTORY as i64],
+        )?;
+        let mut times = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(t) = super::db::parse_time(&row.text(0)?) {
+                times.push(t);
+            }
+        }
+        Ok(times)
     }
 
     /// Clears a dead feed's mark (and its failure count, so one more failure
     /// does not mark it again at once) and schedules it now; the daemon
     /// polls it at its next look at the feed. Whether it was dead.
     pub fn revive_feed(&self, url: &str) -> Result<bool, StateError> {
-        self.conn
+        self.db
             .execute(
                 "UPDATE feeds SET dead = NULL, errors = 0, failing_since = NULL, next_poll = NULL
                  WHERE url = ?1 AND dead IS NOT NULL",
-                [url],
+                args![url],
             )
             .map(|changed| changed > 0)
-            .map_err(|e| self.err(e))
     }
 }
 

@@ -1,8 +1,8 @@
 //! Feed items: how each left the pipeline, and the page it links to.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
+use super::db::{Db, args};
 use super::{State, StateError};
 
 /// A feed item: the feed's URL and the item's guid, with the page it links to.
@@ -53,31 +53,27 @@ impl State {
         record: Option<&str>,
     ) -> Result<u32, StateError> {
         let at = crate::record::timestamp(chrono::Utc::now());
-        upsert_item(&self.conn, item, status, record, &at).map_err(|e| self.err(e))?;
-        self.conn
-            .query_row(
+        upsert_item(&self.db, item, status, record, &at)?;
+        let attempts = self
+            .db
+            .query_one(
                 "SELECT attempts FROM items WHERE feed = ?1 AND guid = ?2",
-                params![item.feed, item.guid],
-                |r| r.get::<_, u32>(0),
-            )
-            .map_err(|e| self.err(e))
+                args![item.feed.as_str(), item.guid.as_str()],
+            )?
+            .int(0)?;
+        Ok(attempts.clamp(0, u32::MAX.into()) as u32)
     }
 
     /// Whether the item reached a final status for the run's sinks (see
     /// [`State::set_sinks`]): it was skipped (a duplicate, no text, gone), or
     /// its record is in every one of them. Either way it is not fetched again.
     pub fn item_finished(&self, item: &ItemKey) -> Result<bool, StateError> {
-        let found = self
-            .conn
-            .query_row(
-                "SELECT status, record_id FROM items WHERE feed = ?1 AND guid = ?2",
-                params![item.feed, item.guid],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let found = self.db.query_opt(
+            "SELECT status, record_id FROM items WHERE feed = ?1 AND guid = ?2",
+            args![item.feed.as_str(), item.guid.as_str()],
+        )?;
         match found {
-            Some((status, record)) => self.finished(&status, record.as_deref()),
+            Some(r) => self.finished(&r.text(0)?, r.opt_text(1)?.as_deref()),
             None => Ok(false),
         }
     }
@@ -86,16 +82,12 @@ impl State {
     /// is finished (see [`State::item_finished`]): the page is not fetched
     /// again.
     pub fn page_finished(&self, page: &str) -> Result<bool, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT status, record_id FROM items WHERE page = ?1")
-            .map_err(|e| self.err(e))?;
-        let items: Vec<(String, Option<String>)> = stmt
-            .query_map([page], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        for (status, record) in items {
-            if self.finished(&status, record.as_deref())? {
+        let items = self.db.query(
+            "SELECT status, record_id FROM items WHERE page = ?1",
+            args![page],
+        )?;
+        for r in items {
+            if self.finished(&r.text(0)?, r.opt_text(1)?.as_deref())? {
                 return Ok(true);
             }
         }
@@ -114,29 +106,29 @@ impl State {
     }
 }
 
-pub(super) fn upsert_item(
-    conn: &Connection,
+fn upsert_item(
+    db: &Db,
     item: &ItemKey,
     status: ItemStatus,
     record_id: Option<&str>,
     at: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> Result<(), StateError> {
+    db.execute(
         "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
-            attempts = attempts + ?4, record_id = COALESCE(?5, record_id), at = ?6,
-            page = COALESCE(?7, page), first_seen = COALESCE(first_seen, ?8)",
-    )?
-    .execute(params![
-        item.feed,
-        item.guid,
-        status.as_str(),
-        u32::from(status == ItemStatus::Pending),
-        record_id,
-        at,
-        item.page,
-        crate::record::timestamp(item.seen)
-    ])
+            attempts = items.attempts + ?4, record_id = COALESCE(?5, items.record_id), at = ?6,
+            page = COALESCE(?7, items.page), first_seen = COALESCE(items.first_seen, ?8)",
+        args![
+            item.feed.as_str(),
+            item.guid.as_str(),
+            status.as_str(),
+            u32::from(status == ItemStatus::Pending),
+            record_id,
+            at,
+            item.page.as_deref(),
+            crate::record::timestamp(item.seen)
+        ],
+    )
     .map(drop)
 }

@@ -1,4 +1,6 @@
-//! The embedded state store: SQLite in WAL mode under `[state] dir`.
+//! The state store: SQLite in WAL mode under `[state] dir` (the default),
+//! or PostgreSQL at `[state] url` (its tables in one schema, `[state]
+//! schema`).
 //!
 //! It remembers, per feed, its schedule, health and cursor; per item, how it
 //! left the pipeline; per sink, which records it holds; and per record, what
@@ -7,12 +9,15 @@
 //!
 //! [`State`] is the synchronous API over one connection, used by the
 //! one-document verbs; the pipeline reaches it through a [`Store`], which
-//! keeps the connection on a thread of its own so that no SQLite call blocks
-//! an async worker.
+//! keeps the connection on a thread of its own so that no database call
+//! blocks an async worker. `[state] dir` is needed with PostgreSQL too: the
+//! dead-letter file is written there.
 
+mod db;
 mod feeds;
 mod health;
 mod items;
+mod postgres;
 mod recent;
 mod records;
 mod sinks;
@@ -22,13 +27,44 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+use db::Db;
 pub use feeds::{FeedState, Validators};
 pub use health::{FeedHealth, FeedStatus};
 pub use items::{ItemKey, ItemStatus};
+pub use postgres::{PgLocation, check_schema_name};
 pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
 pub use sinks::SinkMark;
 pub use store::Store;
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The local folder: the SQLite file and its lock when there is no
+    /// `postgres`, and the dead-letter file either way.
+    pub dir: PathBuf,
+    /// `[state] url`: the store in PostgreSQL.
+    pub postgres: Option<PgLocation>,
+}
+
+impl Location {
+    /// The embedded store in `dir`.
+    pub fn folder(dir: &Path) -> Location {
+        Location {
+            dir: dir.to_path_buf(),
+            postgres: None,
+        }
+    }
+
+    /// Where the store is, for messages (a PostgreSQL URL without its
+    /// password).
+    pub fn describe(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.describe(),
+            None => self.dir.display().to_string(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -44,6 +80,15 @@ pub enum StateError {
         .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
     )]
     Locked { dir: PathBuf, holder: Option<u32> },
+    #[error(
+        "state store {place} is in use by another tidings process{}; stop it, or give this one \
+         another [state] schema",
+        .holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+    )]
+    SchemaLocked {
+        place: String,
+        holder: Option<String>,
+    },
     #[error("cannot lock state folder {dir}")]
     Lock {
         dir: PathBuf,
@@ -69,13 +114,25 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("state store {place}")]
+    Postgres {
+        place: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("state store {place}: {message}")]
+    Unusable { place: String, message: String },
+    #[error("state store {place}: unexpected value: {message}")]
+    Decode { place: String, message: String },
 }
 
 pub struct State {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    /// Where the dead-letter file goes.
+    dir: PathBuf,
     /// Held while the store is open for writing: one writer per folder.
-    /// The OS drops the lock with the process, however it ends.
+    /// The OS drops the lock with the process, however it ends. (On
+    /// PostgreSQL a session's advisory lock does the same.)
     _lock: Option<std::fs::File>,
     /// The sinks (their ids) of the run: an item is finished only when its
     /// record is in every one of them.
@@ -158,43 +215,64 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 impl State {
-    /// Opens (creating when missing) the store in `dir` for this process
-    /// alone: a second process that opens the same folder gets
-    /// [`StateError::Locked`] naming the first one's pid.
-    pub fn open(dir: &Path) -> Result<State, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let lock = lock_folder(dir)?;
-        let mut state = State::connect(dir)?;
+    /// Opens (creating when missing) the store for this process alone: a
+    /// second process that opens the same folder (or PostgreSQL schema)
+    /// gets [`StateError::Locked`] naming the first one's pid (or
+    /// [`StateError::SchemaLocked`] naming its connection).
+    pub fn open(at: &Location) -> Result<State, StateError> {
+        create_dir(&at.dir)?;
+        if let Some(pg) = &at.postgres {
+            let db = postgres::open(pg)?;
+            return Ok(State::new(db, &at.dir));
+        }
+        let lock = lock_folder(&at.dir)?;
+        let mut state = State::connect(&at.dir)?;
         state._lock = Some(lock);
         Ok(state)
     }
 
     /// Opens an existing store to read it beside a running writer (SQLite's
     /// WAL lets readers in); `None` when there is no store yet.
-    pub fn open_read_only(dir: &Path) -> Result<Option<State>, StateError> {
-        if !dir.join("state.sqlite").exists() {
+    pub fn open_read_only(at: &Location) -> Result<Option<State>, StateError> {
+        if let Some(pg) = &at.postgres {
+            let db = postgres::open_existing(pg)?;
+            return Ok(db.map(|db| State::new(db, &at.dir)));
+        }
+        if !at.dir.join("state.sqlite").exists() {
             return Ok(None);
         }
-        State::connect(dir).map(Some)
+        State::connect(&at.dir).map(Some)
     }
 
     /// Opens an existing store without the folder's lock, to make a change
     /// that is safe beside a running daemon: one statement that the daemon
     /// reads back rather than overwrites (a revive, see
-    /// [`State::revive_feed`]). SQLite orders the two writers. `None` when
-    /// there is no store yet.
-    pub fn open_shared(dir: &Path) -> Result<Option<State>, StateError> {
-        State::open_read_only(dir)
+    /// [`State::revive_feed`]). The database orders the two writers. `None`
+    /// when there is no store yet.
+    pub fn open_shared(at: &Location) -> Result<Option<State>, StateError> {
+        State::open_read_only(at)
+    }
+
+    /// Whether a store exists at `at` (without creating one).
+    pub fn exists(at: &Location) -> Result<bool, StateError> {
+        match &at.postgres {
+            Some(pg) => postgres::exists(pg),
+            None => Ok(at.dir.join("state.sqlite").exists()),
+        }
     }
 
     /// Whether the store answers a query (for `/healthz`).
     pub fn probe(&self) -> Result<(), StateError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM sinks", [], |_| Ok(()))
-            .map_err(|e| self.err(e))
+        self.db.query("SELECT COUNT(*) FROM sinks", &[]).map(drop)
+    }
+
+    fn new(db: Db, dir: &Path) -> State {
+        State {
+            db,
+            dir: dir.to_path_buf(),
+            _lock: None,
+            sinks: Vec::new(),
+        }
     }
 
     fn connect(dir: &Path) -> Result<State, StateError> {
@@ -212,20 +290,18 @@ impl State {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
         set_up(&conn).map_err(wrap)?;
-        Ok(State {
-            conn,
-            path,
-            _lock: None,
-            sinks: Vec::new(),
-        })
+        Ok(State::new(
+            Db::sqlite(conn, &path.display().to_string()),
+            dir,
+        ))
     }
+}
 
-    fn err(&self, source: rusqlite::Error) -> StateError {
-        StateError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
+fn create_dir(dir: &Path) -> Result<(), StateError> {
+    std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Takes the folder's lock file and writes this process's pid into it, for
@@ -283,7 +359,7 @@ fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-/// Lays out a new store or brings one of any earlier version up to date.
+/// Lays out a new SQLite store or brings one of any earlier version up to date.
 /// `SCHEMA` is the first version's layout, so a new store takes the same path
 /// as an old one. One write transaction, taken before the version is read:
 /// a `feeds` verb may open the store while the daemon is creating it, and the
@@ -313,7 +389,9 @@ mod tests {
             let openers: Vec<_> = (0..6)
                 .map(|_| {
                     let dir = dir.path().to_path_buf();
-                    std::thread::spawn(move || State::open_shared(&dir).map(|s| s.is_some()))
+                    std::thread::spawn(move || {
+                        State::open_shared(&Location::folder(&dir)).map(|s| s.is_some())
+                    })
                 })
                 .collect();
             for opener in openers {
@@ -336,7 +414,7 @@ mod tests {
             )
             .unwrap();
         }
-        let mut s = State::open(dir.path()).unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
         let old = ItemKey {
             feed: "f".into(),
             guid: "g".into(),
@@ -351,12 +429,10 @@ mod tests {
         };
         s.mark_item(&new, ItemStatus::Skipped, None).unwrap();
         assert!(s.page_finished("https://news.example/a").unwrap());
-        let first_seen: String = s
-            .conn
-            .query_row("SELECT first_seen FROM items WHERE guid = 'g'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let first_seen =
+            s.db.query_one("SELECT first_seen FROM items WHERE guid = 'g'", &[])
+                .and_then(|r| r.text(0))
+                .unwrap();
         assert_eq!(
             first_seen, "2020-01-05T12:00:00Z",
             "an old item's last change stands for its first sight"
@@ -364,6 +440,6 @@ mod tests {
         assert_eq!(s.feed_health("f", chrono::Utc::now()).unwrap().items, 2);
         drop(s);
         // Opening again applies nothing twice.
-        assert!(State::open(dir.path()).is_ok());
+        assert!(State::open(&Location::folder(dir.path())).is_ok());
     }
 }

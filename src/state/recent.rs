@@ -2,8 +2,8 @@
 //! status page reads (news, trends, the records-per-hour chart).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
+use super::db::args;
 use super::{State, StateError};
 use crate::record::{Record, timestamp};
 
@@ -39,103 +39,105 @@ impl State {
         keep_since: DateTime<Utc>,
         keep_most: usize,
     ) -> Result<(), StateError> {
-        let path = &self.path;
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO recent (id, at, relevant, record) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            let at = timestamp(at);
+        let at = timestamp(at);
+        self.db.transaction(|db| {
+            // A record written again goes to the window's end, as new.
+            let put = db.pick(
+                "INSERT OR REPLACE INTO recent (id, at, relevant, record) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO recent (id, at, relevant, record) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET at = excluded.at, relevant = excluded.relevant,
+                    record = excluded.record, seq = DEFAULT",
+            );
             for record in records {
                 let json = serde_json::to_string(record).unwrap_or_default();
-                put.execute(params![record.id, at, record.relevant, json])
-                    .map_err(err)?;
+                db.execute(
+                    put,
+                    args![record.id.as_str(), at.as_str(), record.relevant, json],
+                )?;
             }
-        }
-        tx.execute("DELETE FROM recent WHERE at < ?1", [timestamp(keep_since)])
-            .map_err(err)?;
-        tx.execute(
-            "DELETE FROM recent WHERE id IN
-                 (SELECT id FROM recent ORDER BY at DESC LIMIT -1 OFFSET ?1)",
-            [keep_most as i64],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+            db.execute(
+                "DELETE FROM recent WHERE at < ?1",
+                args![timestamp(keep_since)],
+            )?;
+            db.execute(
+                "DELETE FROM recent WHERE id NOT IN
+                     (SELECT id FROM recent ORDER BY at DESC LIMIT ?1)",
+                args![keep_most as i64],
+            )
+            .map(drop)
+        })
     }
 
     /// The ids of the records in the window.
     pub fn recent_ids(&self) -> Result<Vec<String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM recent")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.db
+            .query("SELECT id FROM recent", &[])?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
     }
 
     /// Records of the window written again (re-tagged): the window shows
     /// them as they are now, in the place they had. Records not in the
     /// window are left out of it.
     pub fn rewrite_recent(&mut self, records: &[Record]) -> Result<(), StateError> {
-        let path = &self.path;
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut put = tx
-                .prepare_cached("UPDATE recent SET relevant = ?2, record = ?3 WHERE id = ?1")
-                .map_err(err)?;
+        self.db.transaction(|db| {
             for record in records {
                 let json = serde_json::to_string(record).unwrap_or_default();
-                put.execute(params![record.id, record.relevant, json])
-                    .map_err(err)?;
+                db.execute(
+                    "UPDATE recent SET relevant = ?2, record = ?3 WHERE id = ?1",
+                    args![record.id.as_str(), record.relevant, json],
+                )?;
             }
-        }
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
     /// The window's records that pass `filter`, newest first (relevant ones
     /// first when asked).
     pub fn recent(&self, filter: &RecentFilter) -> Result<Vec<Record>, StateError> {
-        let order = if filter.relevant_first {
-            "relevant DESC, at DESC, rowid DESC"
-        } else {
-            "at DESC, rowid DESC"
+        let (rowid, json_has) = match self.db.is_postgres() {
+            false => (
+                "rowid",
+                "EXISTS (SELECT 1 FROM json_each(record, '$.{list}') t
+                         WHERE json_extract(t.value, '$.id') = ?{n})",
+            ),
+            true => (
+                "seq",
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(record::jsonb -> '{list}') t
+                         WHERE t.value ->> 'id' = ?{n})",
+            ),
         };
+        let has = |list: &str, n: &str| json_has.replace("{list}", list).replace("{n}", n);
+        let order = if filter.relevant_first {
+            format!("relevant DESC, at DESC, {rowid} DESC")
+        } else {
+            format!("at DESC, {rowid} DESC")
+        };
+        // The casts give PostgreSQL the parameters' types where a test for
+        // NULL alone would leave them open.
         let sql = format!(
             "SELECT record FROM recent
-             WHERE (?1 IS NULL OR relevant = ?1)
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(record, '$.topics') t
-                                          WHERE json_extract(t.value, '$.id') = ?2))
-               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(record, '$.actors') a
-                                          WHERE json_extract(a.value, '$.id') = ?3))
-             ORDER BY {order} LIMIT ?4"
+             WHERE (CAST(?1 AS INTEGER) IS NULL OR relevant = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR {})
+               AND (CAST(?3 AS TEXT) IS NULL OR {})
+             ORDER BY {order} LIMIT ?4",
+            has("topics", "2"),
+            has("actors", "3"),
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(
-                params![
-                    filter.relevant,
-                    filter.topic,
-                    filter.actor,
-                    filter.limit as i64
-                ],
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let rows = self.db.query(
+            &sql,
+            args![
+                filter.relevant,
+                filter.topic.as_deref(),
+                filter.actor.as_deref(),
+                filter.limit as i64
+            ],
+        )?;
         let mut records = Vec::new();
-        for json in rows {
-            let json = json.map_err(|e| self.err(e))?;
+        for row in rows {
             // A record of another schema (an older build's) is left out.
-            if let Ok(record) = serde_json::from_str(&json) {
+            if let Ok(record) = serde_json::from_str(&row.text(0)?) {
                 records.push(record);
             }
         }
@@ -145,41 +147,44 @@ impl State {
     /// One record of the window.
     pub fn recent_record(&self, id: &str) -> Result<Option<Record>, StateError> {
         let json = self
-            .conn
-            .prepare_cached("SELECT record FROM recent WHERE id = ?1")
-            .and_then(|mut stmt| stmt.query_row([id], |r| r.get::<_, String>(0)).optional())
-            .map_err(|e| self.err(e))?;
+            .db
+            .query_opt("SELECT record FROM recent WHERE id = ?1", args![id])?
+            .map(|r| r.text(0))
+            .transpose()?;
         Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
     /// How many records of the window were written since `since`.
     pub fn written_since(&self, since: DateTime<Utc>) -> Result<u64, StateError> {
-        self.conn
-            .prepare_cached("SELECT COUNT(*) FROM recent WHERE at >= ?1")
-            .and_then(|mut stmt| stmt.query_row([timestamp(since)], |r| r.get::<_, i64>(0)))
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| self.err(e))
+        let n = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM recent WHERE at >= ?1",
+                args![timestamp(since)],
+            )?
+            .int(0)?;
+        Ok(n.max(0) as u64)
     }
 
     /// Records written per hour since `since`, oldest first.
     pub fn hourly(&self, since: DateTime<Utc>) -> Result<Vec<HourCount>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT substr(at, 1, 13) AS hour, SUM(relevant), SUM(1 - relevant)
+        // CAST: PostgreSQL sums integers into a numeric.
+        self.db
+            .query(
+                "SELECT substr(at, 1, 13) AS hour, CAST(SUM(relevant) AS BIGINT),
+                        CAST(SUM(1 - relevant) AS BIGINT)
                  FROM recent WHERE at >= ?1 GROUP BY hour ORDER BY hour",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([timestamp(since)], |r| {
+                args![timestamp(since)],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(HourCount {
-                    hour: r.get(0)?,
-                    relevant: r.get::<_, i64>(1)?.max(0) as u64,
-                    other: r.get::<_, i64>(2)?.max(0) as u64,
+                    hour: r.text(0)?,
+                    relevant: r.int(1)?.max(0) as u64,
+                    other: r.int(2)?.max(0) as u64,
                 })
             })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            .collect()
     }
 
     /// How often each topic was tagged per day since `since`: (day, topic,
@@ -189,10 +194,16 @@ impl State {
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String, u64)>, StateError> {
         self.counts(
-            "SELECT substr(r.at, 1, 10) AS day, json_extract(t.value, '$.id') AS topic,
-                    COUNT(*)
-             FROM recent r, json_each(r.record, '$.topics') t
-             WHERE r.at >= ?1 GROUP BY day, topic ORDER BY day, topic",
+            self.db.pick(
+                "SELECT substr(r.at, 1, 10) AS day, json_extract(t.value, '$.id') AS topic,
+                        COUNT(*)
+                 FROM recent r, json_each(r.record, '$.topics') t
+                 WHERE r.at >= ?1 GROUP BY day, topic ORDER BY day, topic",
+                "SELECT substr(r.at, 1, 10) AS day, t.value ->> 'id' AS topic, COUNT(*)
+                 FROM recent r, jsonb_array_elements(r.record::jsonb -> 'topics') t
+                 WHERE r.at >= ?1 GROUP BY day, topic
+                 ORDER BY day, topic COLLATE \"C\"",
+            ),
             since,
         )
     }
@@ -205,11 +216,19 @@ impl State {
         limit: usize,
     ) -> Result<Vec<(String, String, u64)>, StateError> {
         let mut pairs = self.counts(
-            "SELECT json_extract(a.value, '$.id') AS x, json_extract(b.value, '$.id') AS y,
-                    COUNT(*) AS n
-             FROM recent r, json_each(r.record, '$.actors') a, json_each(r.record, '$.actors') b
-             WHERE r.at >= ?1 AND x < y
-             GROUP BY x, y ORDER BY n DESC, x, y",
+            self.db.pick(
+                "SELECT json_extract(a.value, '$.id') AS x, json_extract(b.value, '$.id') AS y,
+                        COUNT(*) AS n
+                 FROM recent r, json_each(r.record, '$.actors') a, json_each(r.record, '$.actors') b
+                 WHERE r.at >= ?1 AND x < y
+                 GROUP BY x, y ORDER BY n DESC, x, y",
+                // Byte order ("C"), as SQLite compares text.
+                "SELECT a.value ->> 'id' AS x, b.value ->> 'id' AS y, COUNT(*) AS n
+                 FROM recent r, jsonb_array_elements(r.record::jsonb -> 'actors') a,
+                      jsonb_array_elements(r.record::jsonb -> 'actors') b
+                 WHERE r.at >= ?1 AND (a.value ->> 'id') < (b.value ->> 'id') COLLATE \"C\"
+                 GROUP BY x, y ORDER BY n DESC, x COLLATE \"C\", y COLLATE \"C\"",
+            ),
             since,
         )?;
         pairs.truncate(limit);
@@ -221,13 +240,11 @@ impl State {
         sql: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String, u64)>, StateError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([timestamp(since)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.db
+            .query(sql, args![timestamp(since)])?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?.max(0) as u64)))
+            .collect()
     }
 }
 
@@ -237,6 +254,7 @@ mod tests {
     use crate::record::{
         ActorKind, ActorTag, Article, Extracted, FeedHints, Origin, OriginKind, Tags, TopicTag,
     };
+    use crate::state::Location;
 
     fn record(n: usize, relevant: bool, topics: &[&str], actors: &[&str]) -> Record {
         let article = Article::new(
@@ -286,7 +304,7 @@ mod tests {
     #[test]
     fn the_window_filters_counts_and_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = State::open(dir.path()).unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
         let now = Utc::now();
         let day = chrono::Duration::days(1);
         let batch = [

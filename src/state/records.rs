@@ -2,8 +2,8 @@
 //! the dead letters.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
+use super::db::args;
 use super::sinks::set_position;
 use super::{State, StateError};
 use crate::record::Duplicate;
@@ -36,54 +36,40 @@ impl State {
         done: &[Delivery],
         positions: &[(i64, u64)],
     ) -> Result<(), StateError> {
-        let path = &self.path;
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut record = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO records
-                        (id, content_hash, canonical_url, guid, fingerprint, done_at, verdict)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err)?;
-            let mut held = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO sink_records (id, sink, refused) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(err)?;
+        self.db.transaction(|db| {
             for d in done {
-                let at = crate::record::timestamp(d.done_at);
                 let verdict = d
                     .duplicate
                     .as_ref()
                     .and_then(|v| serde_json::to_string(v).ok());
-                record
-                    .execute(params![
-                        d.id,
-                        d.content_hash,
-                        d.canonical_url,
-                        d.guid,
-                        d.fingerprint,
-                        at,
+                db.execute(
+                    "INSERT INTO records
+                        (id, content_hash, canonical_url, guid, fingerprint, done_at, verdict)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    args![
+                        d.id.as_str(),
+                        d.content_hash.as_str(),
+                        d.canonical_url.as_deref(),
+                        d.guid.as_deref(),
+                        d.fingerprint.as_deref(),
+                        crate::record::timestamp(d.done_at),
                         verdict
-                    ])
-                    .map_err(err)?;
-                for sink in &d.sinks {
-                    held.execute(params![d.id, sink, false]).map_err(err)?;
-                }
-                for sink in &d.refused {
-                    held.execute(params![d.id, sink, true]).map_err(err)?;
+                    ],
+                )?;
+                let held = d.sinks.iter().map(|s| (s, false));
+                for (sink, refused) in held.chain(d.refused.iter().map(|s| (s, true))) {
+                    db.execute(
+                        "INSERT INTO sink_records (id, sink, refused) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        args![d.id.as_str(), *sink, refused],
+                    )?;
                 }
             }
             for (sink, position) in positions {
-                set_position(&tx, *sink, *position).map_err(err)?;
+                set_position(db, *sink, *position)?;
             }
-        }
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
     /// Sets aside a record that a sink refused for good, with the reason, in
@@ -96,10 +82,7 @@ impl State {
         reason: &str,
     ) -> Result<(), StateError> {
         use std::io::Write;
-        let Some(dir) = self.path.parent() else {
-            return Ok(());
-        };
-        let path = dir.join("dead-letter.jsonl");
+        let path = self.dir.join("dead-letter.jsonl");
         let line = serde_json::json!({
             "at": crate::record::timestamp(Utc::now()),
             "sink": sink,
@@ -123,51 +106,53 @@ impl State {
     /// written anywhere.
     pub fn verdict(&self, id: &str) -> Result<Option<Option<Duplicate>>, StateError> {
         let stored = self
-            .conn
-            .prepare_cached("SELECT verdict FROM records WHERE id = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([id], |r| r.get::<_, Option<String>>(0))
-                    .optional()
+            .db
+            .query_opt("SELECT verdict FROM records WHERE id = ?1", args![id])?;
+        stored
+            .map(|r| {
+                r.opt_text(0)
+                    .map(|v| v.and_then(|json| serde_json::from_str(&json).ok()))
             })
-            .map_err(|e| self.err(e))?;
-        Ok(stored.map(|v| v.and_then(|json| serde_json::from_str(&json).ok())))
+            .transpose()
     }
 
     /// Every record delivered anywhere, with its verdict, in the order they
     /// were first written: to rebuild the dedup index at start (a copy
     /// comes after what it copies, so chains of copies resolve to a root).
     pub fn delivered(&self) -> Result<Vec<Delivery>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let rows = self.db.query(
+            self.db.pick(
                 "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict
                  FROM records ORDER BY rowid",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
+                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict
+                 FROM records ORDER BY seq",
+            ),
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
                 Ok(Delivery {
-                    id: r.get(0)?,
-                    content_hash: r.get(1)?,
-                    canonical_url: r.get(2)?,
-                    guid: r.get(3)?,
-                    fingerprint: r.get(4)?,
+                    id: r.text(0)?,
+                    content_hash: r.text(1)?,
+                    canonical_url: r.opt_text(2)?,
+                    guid: r.opt_text(3)?,
+                    fingerprint: r.opt_text(4)?,
                     duplicate: r
-                        .get::<_, Option<String>>(6)?
+                        .opt_text(6)?
                         .and_then(|json| serde_json::from_str(&json).ok()),
-                    done_at: r.get(5)?,
+                    done_at: r.time(5)?,
                     sinks: Vec::new(),
                     refused: Vec::new(),
                 })
             })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            .collect()
     }
 
     pub fn done_count(&self) -> Result<u64, StateError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM records", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(|e| self.err(e))
+        let n = self
+            .db
+            .query_one("SELECT COUNT(*) FROM records", &[])?
+            .int(0)?;
+        Ok(n.max(0) as u64)
     }
 }

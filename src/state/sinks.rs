@@ -1,8 +1,7 @@
 //! Which sink holds which record, and how far into each sink's own log the
 //! store has followed it.
 
-use rusqlite::{Connection, params};
-
+use super::db::{Db, args};
 use super::{State, StateError};
 
 /// A sink as the store knows it, by the key the sink names itself with.
@@ -25,41 +24,31 @@ impl State {
 
     /// The sink with this key, registered (not yet adopted) when new.
     pub fn sink(&mut self, key: &str) -> Result<SinkMark, StateError> {
-        self.conn
-            .execute("INSERT OR IGNORE INTO sinks (key) VALUES (?1)", [key])
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .query_row(
-                "SELECT id, position, adopted FROM sinks WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(SinkMark {
-                        id: r.get(0)?,
-                        position: r.get::<_, i64>(1)?.max(0) as u64,
-                        adopted: r.get(2)?,
-                    })
-                },
-            )
-            .map_err(|e| self.err(e))
+        self.db.execute(
+            "INSERT INTO sinks (key) VALUES (?1) ON CONFLICT DO NOTHING",
+            args![key],
+        )?;
+        self.known_sink(key)?.ok_or_else(|| StateError::Decode {
+            place: self.db.place().to_string(),
+            message: format!("sink {key} is missing just after it was registered"),
+        })
     }
 
     /// The sink with this key, if the store knows it.
     pub fn known_sink(&self, key: &str) -> Result<Option<SinkMark>, StateError> {
-        use rusqlite::OptionalExtension;
-        self.conn
-            .query_row(
+        self.db
+            .query_opt(
                 "SELECT id, position, adopted FROM sinks WHERE key = ?1",
-                [key],
-                |r| {
-                    Ok(SinkMark {
-                        id: r.get(0)?,
-                        position: r.get::<_, i64>(1)?.max(0) as u64,
-                        adopted: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+                args![key],
+            )?
+            .map(|r| {
+                Ok(SinkMark {
+                    id: r.int(0)?,
+                    position: r.int(1)?.max(0) as u64,
+                    adopted: r.int(2)? != 0,
+                })
+            })
+            .transpose()
     }
 
     /// A sink's log was rewritten in place (`tidings retag`): it holds
@@ -83,69 +72,57 @@ impl State {
         ids: &[String],
         position: u64,
     ) -> Result<(), StateError> {
-        let path = &self.path;
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut held = tx
-                .prepare_cached("INSERT OR IGNORE INTO sink_records (id, sink) VALUES (?1, ?2)")
-                .map_err(err)?;
+        self.db.transaction(|db| {
             for id in ids {
-                held.execute(params![id, sink]).map_err(err)?;
+                db.execute(
+                    "INSERT INTO sink_records (id, sink) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    args![id, sink],
+                )?;
             }
-            set_position(&tx, sink, position).map_err(err)?;
-        }
-        tx.commit().map_err(err)
+            set_position(db, sink, position)
+        })
     }
 
     /// The sink's contents are all known here now.
     pub fn sink_adopted(&mut self, sink: i64) -> Result<(), StateError> {
-        self.conn
-            .execute("UPDATE sinks SET adopted = 1 WHERE id = ?1", [sink])
+        self.db
+            .execute("UPDATE sinks SET adopted = 1 WHERE id = ?1", args![sink])
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 
     /// Forgets what the sink was known to hold: its log is not the one the
     /// store knew (a JSONL file cut short or replaced, a stream recreated).
     pub fn forget_sink(&mut self, sink: i64) -> Result<(), StateError> {
-        let path = &self.path;
-        let err = |source| StateError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute("DELETE FROM sink_records WHERE sink = ?1", [sink])
-            .map_err(err)?;
-        tx.execute(
-            "UPDATE sinks SET position = 0, adopted = 0 WHERE id = ?1",
-            [sink],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.db.transaction(|db| {
+            db.execute("DELETE FROM sink_records WHERE sink = ?1", args![sink])?;
+            db.execute(
+                "UPDATE sinks SET position = 0, adopted = 0 WHERE id = ?1",
+                args![sink],
+            )
+            .map(drop)
+        })
     }
 
     /// The sinks (ids) done with the record: they hold it, or refused it
     /// for good.
     pub fn holders(&self, id: &str) -> Result<Vec<i64>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT sink FROM sink_records WHERE id = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([id], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.db
+            .query(
+                "SELECT sink FROM sink_records WHERE id = ?1 ORDER BY sink",
+                args![id],
+            )?
+            .iter()
+            .map(|r| r.int(0))
+            .collect()
     }
 }
 
-pub(super) fn set_position(conn: &Connection, sink: i64, position: u64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE sinks SET position = ?2 WHERE id = ?1")?
-        .execute(params![sink, position as i64])
-        .map(drop)
+pub(super) fn set_position(db: &Db, sink: i64, position: u64) -> Result<(), StateError> {
+    db.execute(
+        "UPDATE sinks SET position = ?2 WHERE id = ?1",
+        args![sink, position as i64],
+    )
+    .map(drop)
 }
 
 #[cfg(test)]
@@ -153,12 +130,13 @@ mod tests {
     use super::*;
     use crate::record::Duplicate;
     use crate::state::Delivery;
+    use crate::state::Location;
     use chrono::Utc;
 
     #[test]
     fn which_sink_holds_which_record_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = State::open(dir.path()).unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
         let a = s.sink("jsonl:/out/a.jsonl").unwrap();
         let b = s.sink("postgres:db/records").unwrap();
         assert!(!a.adopted && a.position == 0 && a.id != b.id);
@@ -181,7 +159,7 @@ mod tests {
         };
         s.mark_delivered(&[d.clone(), d], &[(a.id, 120)]).unwrap();
         drop(s);
-        let mut s = State::open(dir.path()).unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
         assert_eq!(s.holders("abc").unwrap(), [a.id, b.id], "held or refused");
         assert!(s.holders("abd").unwrap().is_empty());
         assert_eq!(s.verdict("abc").unwrap(), Some(Some(verdict)));

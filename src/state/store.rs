@@ -1,16 +1,15 @@
 //! The state store on a thread of its own, behind a small async interface.
 //!
-//! SQLite calls block: on a runtime worker they would stall every task on
+//! Database calls block: on a runtime worker they would stall every task on
 //! it. The connection lives on one thread that runs the jobs it is sent in
 //! order; [`Store::call`] awaits a job's result, [`Store::send`] queues one
 //! and goes on (its order with later jobs is kept).
 
-use std::path::Path;
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::{State, StateError};
+use super::{Location, State, StateError};
 
 type Job = Box<dyn FnOnce(&mut State) + Send>;
 
@@ -28,15 +27,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store in `dir` (see [`State::open`]) on a new thread.
-    pub async fn open(dir: &Path) -> Result<Store, StateError> {
+    /// Opens the store at `at` (see [`State::open`]) on a new thread.
+    pub async fn open(at: &Location) -> Result<Store, StateError> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let (ready, opened) = oneshot::channel();
-        let dir = dir.to_path_buf();
+        let at = at.clone();
         let thread = std::thread::Builder::new()
             .name("tidings-state".to_string())
             .spawn(move || {
-                let mut state = match State::open(&dir) {
+                let mut state = match State::open(&at) {
                     Ok(state) => {
                         let _ = ready.send(Ok(()));
                         state
@@ -102,7 +101,7 @@ mod tests {
     #[tokio::test]
     async fn jobs_run_in_order_and_close_releases_the_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let store = Store::open(&Location::folder(dir.path())).await.unwrap();
         let sink = store.call(|s| s.sink("jsonl:/a")).await.unwrap();
         for i in 0..100 {
             let id = format!("r{i}");
@@ -113,7 +112,7 @@ mod tests {
         let mark = store.call(|s| s.sink("jsonl:/a")).await.unwrap();
         assert_eq!(mark.position, 99, "queued jobs ran first, in order");
         assert!(matches!(
-            Store::open(dir.path()).await,
+            Store::open(&Location::folder(dir.path())).await,
             Err(StateError::Locked { .. })
         ));
         store.close().await;
@@ -121,7 +120,7 @@ mod tests {
             store.call(|s| s.holders("r1")).await,
             Err(StateError::Closed)
         ));
-        Store::open(dir.path())
+        Store::open(&Location::folder(dir.path()))
             .await
             .expect("the lock went with the store");
     }

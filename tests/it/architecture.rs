@@ -10,7 +10,7 @@ use std::path::Path;
 /// Lowest first. A new module goes in the lowest layer its dependencies allow.
 const LAYERS: &[&[&str]] = &[
     &["redact", "seeds", "url"],
-    &["record", "settings"],
+    &["pgtls", "record", "settings"],
     &["observe", "extract", "dedup", "tag"],
     &["state"],
     &["flow"],

@@ -171,3 +171,35 @@ url = \"https://example.com/rss?page=2\"
         assert!(p.ends_with(&format!(" (line {line})")), "{p}");
     }
 }
+
+#[test]
+fn check_validates_the_state_stores_postgres_url_and_schema_without_showing_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "\
+[state]
+dir = \"state\"
+url = \"postgres://tidings:hunter2@db.example:5432/news?sslmode=sometimes\"
+schema = \"Tidings-State\"
+";
+    let (code, report) = check(dir.path(), text);
+    assert_eq!(code, Some(1));
+    assert!(
+        problem(&report, "state.url").contains("sslmode=\"sometimes\""),
+        "{report:#?}"
+    );
+    assert!(
+        problem(&report, "state.schema").contains("Tidings-State"),
+        "{report:#?}"
+    );
+    assert!(!report.join("\n").contains("hunter2"), "{report:#?}");
+
+    let (code, report) = check(dir.path(), "[state]\nschema = \"news\"\n");
+    assert_eq!(code, Some(1));
+    assert!(problem(&report, "state.schema").contains("needs a PostgreSQL url"));
+
+    let (code, report) = check(
+        dir.path(),
+        "[state]\nurl = \"postgres://tidings@db.example/news?sslmode=require\"\n",
+    );
+    assert_eq!(code, Some(0), "{report:#?}");
+}

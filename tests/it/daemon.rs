@@ -65,7 +65,7 @@ async fn run_once(cfg: &Config) -> Summary {
 }
 
 fn feed_state(dir: &Path, url: &str) -> tidings::state::FeedState {
-    State::open(&dir.join("state"))
+    State::open(&tidings::state::Location::folder(&dir.join("state")))
         .unwrap()
         .feed(url)
         .unwrap()
@@ -540,7 +540,7 @@ async fn restart_after_kill_loses_nothing_and_writes_no_duplicates() {
         assert_eq!(*first, id, "{guid} written twice under different ids");
     }
     assert_eq!(id_of.len(), N, "every item has its record");
-    let state = State::open(&dir.path().join("state")).unwrap();
+    let state = State::open(&tidings::state::Location::folder(&dir.path().join("state"))).unwrap();
     assert_eq!(
         state.done_count().unwrap(),
         N as u64,

@@ -374,7 +374,10 @@ async fn feeds_list_tells_new_ok_failing_stale_and_dead_feeds_apart() {
     )
     .unwrap();
     {
-        let state = tidings::state::State::open(&dir.path().join("state")).unwrap();
+        let state = tidings::state::State::open(&tidings::state::Location::folder(
+            &dir.path().join("state"),
+        ))
+        .unwrap();
         let start = chrono::Utc::now() - chrono::Duration::days(3);
         let mut state = state;
         for (i, g) in old.iter().enumerate() {

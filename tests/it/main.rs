@@ -23,6 +23,7 @@ mod postgres_tls;
 mod retag;
 mod secrets;
 mod sinks;
+mod state_postgres;
 mod support;
 mod tag;
 mod web;

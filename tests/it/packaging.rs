@@ -118,7 +118,7 @@ fn the_image_keeps_state_and_records_in_its_volume_and_reads_its_config_from_etc
         Some(etc.as_ref()),
     ))
     .unwrap();
-    assert!(cfg.state_dir.starts_with(&state), "{:?}", cfg.state_dir);
+    assert!(cfg.state.dir.starts_with(&state), "{:?}", cfg.state.dir);
     for s in &cfg.sinks {
         if let sink::Config::Jsonl(j) = s {
             assert!(j.path.starts_with(&state), "{:?}", j.path);

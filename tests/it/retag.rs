@@ -198,7 +198,9 @@ fn retag_refuses_a_file_while_a_daemon_holds_the_state_store() {
     let bytes = std::fs::read(&out).unwrap();
     add_actor(dir.path());
     // This test process stands for the daemon.
-    let held = tidings::state::State::open(&dir.path().join("state")).unwrap();
+    let held =
+        tidings::state::State::open(&tidings::state::Location::folder(&dir.path().join("state")))
+            .unwrap();
     let refused = run(dir.path(), &["retag", "--jsonl", "out.jsonl"]);
     assert!(!refused.status.success());
     assert!(

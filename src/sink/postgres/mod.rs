@@ -19,7 +19,7 @@
 //! TLS follows libpq's `sslmode` and `sslrootcert` URL parameters (see
 //! [`tls`]).
 
-pub mod tls;
+pub use crate::pgtls as tls;
 
 use std::path::Path;
 use std::time::Duration;
@@ -186,27 +186,7 @@ fn transient_pg(err: &tokio_postgres::Error) -> bool {
 /// Problems with a postgres sink's settings, one message each, for
 /// `tidings check`. Empty when the settings are usable.
 pub fn validate_postgres(url: &str, table: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    match url::Url::parse(url) {
-        Err(e) => problems.push(format!(
-            "{:?} is not a URL ({e}); expected postgres://user@host:port/database",
-            redact::url(url)
-        )),
-        Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => problems.push(format!(
-            "URL scheme {:?} is not postgres:// or postgresql://",
-            u.scheme()
-        )),
-        Ok(_) => match tls::split(url) {
-            Err(e) => problems.push(e),
-            Ok(split) => match split.url.parse::<tokio_postgres::Config>() {
-                Err(e) => problems.push(format!("not a usable PostgreSQL URL: {}", chain(&e))),
-                Ok(c) if c.get_hosts().is_empty() => {
-                    problems.push("the URL names no host".to_string());
-                }
-                Ok(_) => {}
-            },
-        },
-    }
+    let mut problems = tls::validate_url(url);
     if let Err(problem) = check_table_name(table) {
         problems.push(problem);
     }

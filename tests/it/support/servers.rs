@@ -227,6 +227,17 @@ pub mod pg {
                 .await;
         })
     }
+
+    /// Drops `schema` (a state store's) and all it holds when the test ends.
+    pub fn drop_schema(url: &str, schema: &str) -> Cleanup {
+        let (url, schema) = (url.to_string(), schema.to_string());
+        Cleanup::new(async move {
+            let db = client(&url).await;
+            let _ = db
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .await;
+        })
+    }
 }
 
 pub mod js {

@@ -1,4 +1,5 @@
-//! TLS to PostgreSQL with rustls, chosen with libpq's URL parameters:
+//! PostgreSQL URLs (the sink's and the state store's): checked once, and
+//! TLS with rustls, chosen with libpq's URL parameters:
 //!
 //! - `sslmode=disable`: plain TCP.
 //! - `sslmode=prefer` (the default, as in libpq): TLS if the server offers
@@ -83,6 +84,45 @@ impl SslMode {
             }
         }
     }
+}
+
+/// Problems with a PostgreSQL URL (a sink's or the state store's), one
+/// message each, the password left out; empty when it can be used.
+pub fn validate_url(url: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    match url::Url::parse(url) {
+        Err(e) => problems.push(format!(
+            "{:?} is not a URL ({e}); expected postgres://user@host:port/database",
+            crate::redact::url(url)
+        )),
+        Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => problems.push(format!(
+            "URL scheme {:?} is not postgres:// or postgresql://",
+            u.scheme()
+        )),
+        Ok(_) => match split(url) {
+            Err(e) => problems.push(e),
+            Ok(split) => match split.url.parse::<tokio_postgres::Config>() {
+                Err(e) => problems.push(format!("not a usable PostgreSQL URL: {}", chain(&e))),
+                Ok(c) if c.get_hosts().is_empty() => {
+                    problems.push("the URL names no host".to_string());
+                }
+                Ok(_) => {}
+            },
+        },
+    }
+    problems
+}
+
+/// An error and its causes on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cause = e.source();
+    }
+    out
 }
 
 /// Where trusted roots come from.
