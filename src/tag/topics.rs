@@ -71,6 +71,11 @@ impl Scan<'_> {
                 };
                 row[s] += weight;
                 peace[s] += weight;
+                // A headline states what the article is about: its cues
+                // count `title_weight` times for the topic.
+                if s < self.title_sentences {
+                    row[s] += weight * (t.relevance.title_weight - 1.0).max(0.0);
+                }
             });
         }
         TopicCues { n, weights, peace }
