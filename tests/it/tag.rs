@@ -602,3 +602,49 @@ fn tagger_is_shared_across_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Tagger>();
 }
+
+#[test]
+fn a_stem_matches_every_inflected_form_and_nothing_shorter() {
+    let stems = SMALL
+        .replace(
+            "aliases = [\"Hungary\", \"Hungarian\"]",
+            "aliases = [\"Hungary\", \"Hungarian\", \"Венгри*\", \"Угорщин*\"]",
+        )
+        .replace("\"gas deliveries\" = 1.0", "\"газопровод*\" = 1.0");
+    let taxonomy = Taxonomy::from_toml(&stems).unwrap();
+    assert!(taxonomy.problems("stems.toml").is_empty());
+    let t = Tagger::new(&taxonomy).unwrap();
+    let tags = t.tag(
+        "Венгрия против",
+        "Власти Венгрии настаивают на газопроводе. Угорщина погодилася. \
+         Газопроводом займутся позже.",
+    );
+    let (n, spellings) = one(&tags, "hungary").unwrap();
+    assert_eq!(n, 3, "{spellings:?}");
+    assert_eq!(topic_ids(&tags), BTreeSet::from(["energy_supply".into()]));
+    // The stem must start the word: "невенгр" is not "Венгри*".
+    let inside = t.tag("", "Сверхвенгрия и газ.");
+    assert!(inside.actors.is_empty(), "{:?}", inside.actors);
+
+    let bad = SMALL.replace(
+        "\"gas deliveries\" = 1.0",
+        "\"га*\" = 1.0\n\"газ*опровод\" = 1.0\n\"*газ\" = 1.0",
+    );
+    let problems: Vec<String> = Taxonomy::from_toml(&bad)
+        .unwrap()
+        .problems("bad.toml")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let problems = problems.join("\n");
+    for expected in [
+        "cues.\"га*\": is a stem shorter than 3 letters",
+        "cues.\"газ*опровод\": has `*` before its end",
+        "cues.\"*газ\": does not start with a letter or digit",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
+}
