@@ -204,11 +204,19 @@ fn labelled_set_meets_quality_targets() {
         holdout.articles * 10 >= (dev.articles + holdout.articles) * 4,
         "the holdout split must hold at least 40% of the articles"
     );
-    // Floors at the baseline measured on the enlarged set; raised to the
-    // issue 15 targets once both splits reach them.
-    let targets = [("relevance", 0.85), ("actors", 0.95), ("topics", 0.75)];
-    for (group, f) in [&splits[0], &splits[2]] {
-        for ((what, c), (_, target)) in f.rows().into_iter().zip(targets) {
+    // Issue 15's targets: relevance and actors 0.97 everywhere, topics 0.95.
+    // Holdout topics have not reached theirs yet (0.880 when this was
+    // written): until they do, the floor there stops a regression. The
+    // Cyrillic groups are small (16 to 22 articles), one miss costs 0.03.
+    // Relevance, actors, topics, in the order of `splits`.
+    let targets = [
+        [0.97, 0.97, 0.95],
+        [0.97, 0.97, 0.90],
+        [0.97, 0.97, 0.86],
+        [0.97, 0.97, 0.90],
+    ];
+    for ((group, f), floor) in splits.iter().zip(targets) {
+        for ((what, c), target) in f.rows().into_iter().zip(floor) {
             assert!(
                 c.f1().2 >= target,
                 "{group}: {what} F1 {:.3} < {target}",
