@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::taxonomy::{Actor, Relevance, Taxonomy, Topic};
-use super::text::normalize_pattern;
+use super::text::{STEM_MARK, normalize_pattern};
 
 /// How an actor is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +60,21 @@ pub(super) struct Targets {
     list: Vec<Target>,
     /// Cased names exactly as configured, indexed by `Target::Actor::cased`.
     cased: Vec<String>,
+    /// For each pattern, whether it is a stem (`"переговор*"`): it matches
+    /// any word it starts, so one entry covers every inflected form.
+    stems: Vec<bool>,
 }
 
 impl Targets {
     pub(super) fn of(&self, pattern: u32) -> &[Target] {
         let (from, to) = self.ranges[pattern as usize];
         &self.list[from as usize..to as usize]
+    }
+
+    /// Whether `pattern` is a stem, matched without a word boundary at its
+    /// end.
+    pub(super) fn is_stem(&self, pattern: u32) -> bool {
+        self.stems[pattern as usize]
     }
 
     /// The configured spelling of cased name `i`.
@@ -89,19 +98,25 @@ pub(super) fn compile(taxonomy: &Taxonomy) -> (Vec<String>, Targets) {
 
 #[derive(Default)]
 struct Builder {
-    index: HashMap<String, usize>,
+    /// Folded pattern and whether it is a stem: "россия" and "россия*"
+    /// are two patterns.
+    index: HashMap<(String, bool), usize>,
     per_pattern: Vec<Vec<Target>>,
     cased: Vec<String>,
 }
 
 impl Builder {
     fn add(&mut self, raw: &str, target: Target) {
+        let (raw, stem) = match raw.trim_end().strip_suffix(STEM_MARK) {
+            Some(head) => (head, true),
+            None => (raw, false),
+        };
         let norm = normalize_pattern(raw);
         if norm.is_empty() {
             return;
         }
         let next = self.per_pattern.len();
-        let i = *self.index.entry(norm).or_insert(next);
+        let i = *self.index.entry((norm, stem)).or_insert(next);
         if i == next {
             self.per_pattern.push(Vec::new());
         }
@@ -159,8 +174,10 @@ impl Builder {
 
     fn finish(self) -> (Vec<String>, Targets) {
         let mut patterns = vec![String::new(); self.per_pattern.len()];
-        for (norm, i) in self.index {
+        let mut stems = vec![false; self.per_pattern.len()];
+        for ((norm, stem), i) in self.index {
             patterns[i] = norm;
+            stems[i] = stem;
         }
         let mut list = Vec::new();
         let mut ranges = Vec::with_capacity(patterns.len());
@@ -174,6 +191,7 @@ impl Builder {
             ranges,
             list,
             cased,
+            stems,
         };
         (patterns, targets)
     }

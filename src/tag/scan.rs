@@ -53,7 +53,7 @@ impl<'a> Scan<'a> {
         hits.clear();
         let mut vetoes = Vec::new();
         t.for_each_match(folded, |start, end, pattern| {
-            if !ends_on_boundary(text, start, end) {
+            if !t.targets.is_stem(pattern) && !ends_on_boundary(text, start, end) {
                 return;
             }
             for &target in t.targets.of(pattern) {

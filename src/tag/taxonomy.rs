@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::settings::Problem;
 
-use super::text::{is_word, normalize_pattern};
+use super::text::{STEM_MARK, is_word, normalize_pattern};
 use crate::record::ActorKind;
 
 /// A taxonomy that cannot be read or used.
@@ -399,10 +399,18 @@ fn one_line(s: String) -> String {
 
 /// Patterns are matched from word starts only (see `Tagger`), so one that
 /// begins with anything else could never match.
+/// A stem (`"переговор*"`) needs three letters, or it would match half the
+/// words of the article.
 fn pattern_problem(norm: &str) -> Option<&'static str> {
-    match norm.chars().next() {
+    let (head, stem) = match norm.strip_suffix(STEM_MARK) {
+        Some(head) => (head.trim_end(), true),
+        None => (norm, false),
+    };
+    match head.chars().next() {
         None => Some("is an empty pattern"),
         Some(c) if !is_word(c) => Some("does not start with a letter or digit"),
+        Some(_) if head.contains(STEM_MARK) => Some("has `*` before its end"),
+        Some(_) if stem && head.chars().count() < 3 => Some("is a stem shorter than 3 letters"),
         Some(_) => None,
     }
 }

@@ -339,6 +339,11 @@ static TWO_BYTE: LazyLock<Box<[Fold]>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Ends a stem pattern: `"переговор*"` matches "переговоры",
+/// "переговорах", "переговорів". Russian and Ukrainian inflect nouns,
+/// adjectives and verbs by ending; a stem names the whole family once.
+pub const STEM_MARK: char = '*';
+
 /// A pattern from the taxonomy, folded like the text and trimmed.
 pub fn normalize_pattern(raw: &str) -> String {
     let mut f = Folded::default();

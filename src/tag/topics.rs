@@ -35,12 +35,22 @@ impl TopicInfo {
     }
 }
 
+/// A cue this strong names its topic ("truce", "sanctions"); weaker ones
+/// ("strikes", "talks", "земли") only touch it.
+const NAMING_CUE: f64 = 0.7;
+/// What a sentence without a naming cue can weigh for a topic, however
+/// many touching cues it holds: two such sentences make a topic, one does
+/// not.
+const TOUCH_ONLY: f64 = 0.5;
+
 /// Topic cue weights per sentence.
 pub(super) struct TopicCues {
     /// Sentences per row.
     n: usize,
     /// One row of `n` per topic.
     weights: Vec<f64>,
+    /// Like `weights`, the strongest single cue.
+    strongest: Vec<f64>,
     /// Per sentence, the weight of all its topic cues: how much it is about
     /// the peace process (relevance cues are added to it later).
     pub(super) peace: Vec<f64>,
@@ -49,6 +59,19 @@ pub(super) struct TopicCues {
 impl TopicCues {
     fn row(&self, topic: usize) -> &[f64] {
         &self.weights[topic * self.n..(topic + 1) * self.n]
+    }
+
+    /// What each sentence weighs for `topic`: its cues' sum, at most 1,
+    /// and at most `TOUCH_ONLY` without a naming cue.
+    fn capped(&self, topic: usize) -> impl Iterator<Item = f64> + '_ {
+        let strongest = &self.strongest[topic * self.n..(topic + 1) * self.n];
+        self.row(topic)
+            .iter()
+            .zip(strongest)
+            .map(|(&w, &top)| match top >= NAMING_CUE {
+                true => w.min(1.0),
+                false => w.min(TOUCH_ONLY),
+            })
     }
 }
 
@@ -60,20 +83,37 @@ impl Scan<'_> {
         let n = self.sentence_count();
         let text = self.folded.text.as_str();
         let mut weights = vec![0.0f64; n * t.topics.len()];
+        let mut strongest = vec![0.0f64; n * t.topics.len()];
         let mut peace = vec![0.0f64; n];
         let mut seen = Vec::new();
-        for (ti, row) in weights.chunks_exact_mut(n.max(1)).enumerate() {
+        let rows = weights
+            .chunks_exact_mut(n.max(1))
+            .zip(strongest.chunks_exact_mut(n.max(1)));
+        for (ti, (row, top)) in rows.enumerate() {
             let counts = |s| sentences.counts(s);
             self.distinct_cues(LAYER_TOPICS + ti, counts, &mut seen, |s, h, weight| {
                 let weight = match preceded_by(text, h.start, &t.passing_before) {
                     true => weight * t.passing_factor,
                     false => weight,
                 };
-                row[s] += weight;
                 peace[s] += weight;
+                // Only a cue that names the topic makes a sentence
+                // discuss it, in the headline too.
+                top[s] = top[s].max(weight);
+                // A headline states what the article is about: its cues
+                // count `title_weight` times for the topic.
+                row[s] += match s < self.title_sentences {
+                    true => weight * t.relevance.title_weight.max(1.0),
+                    false => weight,
+                };
             });
         }
-        TopicCues { n, weights, peace }
+        TopicCues {
+            n,
+            weights,
+            strongest,
+            peace,
+        }
     }
 
     /// The topics scoring at least their threshold, best first, each with
@@ -82,7 +122,7 @@ impl Scan<'_> {
         let mut topics = Vec::new();
         for (ti, info) in t.topics.iter().enumerate() {
             let weights = cues.row(ti);
-            let raw: f64 = weights.iter().map(|w| w.min(1.0)).sum();
+            let raw: f64 = cues.capped(ti).sum();
             let score = round3(1.0 - (-raw).exp());
             if score < info.threshold || score == 0.0 {
                 continue;

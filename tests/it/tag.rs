@@ -38,7 +38,7 @@ struct Label {
     actors: BTreeSet<String>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Counts {
     tp: usize,
     fp: usize,
@@ -64,26 +64,65 @@ impl Counts {
     }
 }
 
-#[test]
-fn labelled_set_meets_quality_targets() {
+/// Relevance, actor and topic counts over a group of articles.
+#[derive(Default, Clone, Copy)]
+struct Figures {
+    articles: usize,
+    relevance: Counts,
+    actors: Counts,
+    topics: Counts,
+}
+
+impl Figures {
+    fn rows(&self) -> [(&'static str, Counts); 3] {
+        [
+            ("relevance", self.relevance),
+            ("actors", self.actors),
+            ("topics", self.topics),
+        ]
+    }
+
+    fn print(&self, group: &str) {
+        eprintln!("{group} ({} articles):", self.articles);
+        for (what, c) in self.rows() {
+            let (p, r, f) = c.f1();
+            eprintln!(
+                "  {what:<9} precision {p:.3} recall {r:.3} F1 {f:.3} (tp {} fp {} fn {})",
+                c.tp, c.fp, c.fn_
+            );
+        }
+    }
+}
+
+/// Articles written mostly in Cyrillic (Russian or Ukrainian); the odd Latin
+/// brand name ("Patriot") does not make them English.
+fn is_cyrillic(doc: &str) -> bool {
+    let (mut cyrillic, mut latin) = (0usize, 0usize);
+    for c in doc.chars().filter(|c| c.is_alphabetic()) {
+        match c {
+            '\u{0400}'..='\u{04FF}' => cyrillic += 1,
+            _ => latin += 1,
+        }
+    }
+    cyrillic > latin
+}
+
+/// Tags every article of one split (`labels`, a file in the format of
+/// labels.toml) and counts hits and misses, for all its articles and for
+/// the Cyrillic ones. Misses are printed only when `show_misses`: the
+/// holdout split reports its figures and nothing a tuner could fit to.
+fn evaluate(file: &str, show_misses: bool) -> (Figures, Figures) {
     let dir = fixtures();
-    let text = std::fs::read_to_string(dir.join("labels.toml")).unwrap();
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
     let labels: BTreeMap<String, Label> = toml::from_str(&text).unwrap();
-    assert!(
-        labels.len() >= 40,
-        "only {} labelled articles",
-        labels.len()
-    );
     let known: BTreeSet<String> = Taxonomy::embedded()
         .topics
         .iter()
         .map(|t| t.id.clone())
         .collect();
     let tagger = tagger();
-    let (mut rel, mut actors, mut topics) =
-        (Counts::default(), Counts::default(), Counts::default());
+    let (mut all, mut cyrillic) = (Figures::default(), Figures::default());
     let mut covered = BTreeSet::new();
-    let mut misses = Vec::new();
     for (name, label) in &labels {
         let doc = std::fs::read_to_string(dir.join("articles").join(format!("{name}.txt")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -95,11 +134,23 @@ fn labelled_set_meets_quality_targets() {
             if label.relevant { &yes } else { &none },
             if tags.relevant { &yes } else { &none },
         );
-        rel.add(want, got);
-        actors.add(&label.actors, &actor_ids(&tags));
-        topics.add(&label.topics, &topic_ids(&tags));
         assert!(label.topics.is_subset(&known), "{name}: unknown topic id");
+        assert!(
+            label.relevant || label.topics.is_empty(),
+            "{name}: topics on an irrelevant article"
+        );
         covered.extend(label.topics.iter().cloned());
+        let groups: &mut [&mut Figures] = if is_cyrillic(&doc) {
+            &mut [&mut all, &mut cyrillic]
+        } else {
+            &mut [&mut all]
+        };
+        for f in groups.iter_mut() {
+            f.articles += 1;
+            f.relevance.add(want, got);
+            f.actors.add(&label.actors, &actor_ids(&tags));
+            f.topics.add(&label.topics, &topic_ids(&tags));
+        }
         let diff = |want: &BTreeSet<String>, got: &BTreeSet<String>| {
             let missing: Vec<_> = want.difference(got).collect();
             let extra: Vec<_> = got.difference(want).collect();
@@ -111,31 +162,67 @@ fn labelled_set_meets_quality_targets() {
             diff(&label.actors, &actor_ids(&tags)),
             diff(&label.topics, &topic_ids(&tags)),
         );
-        if label.relevant != tags.relevant || !a.is_empty() || !t.is_empty() {
-            misses.push(format!(
-                "{name}: relevant {} (want {}, {:.3}); actors {a}; topics {t}",
+        let wrong = label.relevant != tags.relevant || !a.is_empty() || !t.is_empty();
+        if show_misses && wrong {
+            eprintln!(
+                "  {name}: relevant {} (want {}, {:.3}); actors {a}; topics {t}",
                 tags.relevant, label.relevant, tags.relevance
-            ));
+            );
         }
     }
-    for m in &misses {
-        eprintln!("  {m}");
-    }
-    let figures = [
-        ("relevance", &rel, 0.95),
-        ("actors", &actors, 0.95),
-        ("topics", &topics, 0.85),
+    assert_eq!(covered, known, "{file} must cover every topic");
+    (all, cyrillic)
+}
+
+/// The tagger against the labelled set (tests/fixtures/tag/README.md): the
+/// dev split (labels.toml) and the holdout split (holdout.toml), each in
+/// full and its Cyrillic articles alone. Run with `-- --nocapture` to see
+/// the figures.
+#[test]
+fn labelled_set_meets_quality_targets() {
+    let (dev, dev_cyrillic) = evaluate("labels.toml", true);
+    let (holdout, holdout_cyrillic) = evaluate("holdout.toml", false);
+    let splits = [
+        ("dev", dev),
+        ("dev, Cyrillic", dev_cyrillic),
+        ("holdout", holdout),
+        ("holdout, Cyrillic", holdout_cyrillic),
     ];
-    for (what, c, _) in figures {
-        let (p, r, f) = c.f1();
-        eprintln!(
-            "{what}: precision {p:.3} recall {r:.3} F1 {f:.3} (tp {} fp {} fn {})",
-            c.tp, c.fp, c.fn_
-        );
+    for (group, f) in &splits {
+        f.print(group);
     }
-    assert_eq!(covered, known, "the labelled set must cover every topic");
-    for (what, c, target) in figures {
-        assert!(c.f1().2 >= target, "{what} F1 {:.3} < {target}", c.f1().2);
+    assert!(
+        dev.articles + holdout.articles >= 150,
+        "only {} labelled articles",
+        dev.articles + holdout.articles
+    );
+    assert!(
+        dev_cyrillic.articles + holdout_cyrillic.articles >= 30 && holdout_cyrillic.articles >= 12,
+        "too few Cyrillic articles"
+    );
+    assert!(
+        holdout.articles * 10 >= (dev.articles + holdout.articles) * 4,
+        "the holdout split must hold at least 40% of the articles"
+    );
+    // Issue 15's targets: relevance and actors 0.97 everywhere, topics 0.95.
+    // Holdout topics have not reached theirs yet (0.880 when this was
+    // written): until they do, the floor there stops a regression. The
+    // Cyrillic groups are small (16 to 22 articles), one miss costs 0.03.
+    // Relevance, actors, topics, in the order of `splits`.
+    let targets = [
+        [0.97, 0.97, 0.95],
+        [0.97, 0.97, 0.90],
+        [0.97, 0.97, 0.86],
+        [0.97, 0.97, 0.90],
+    ];
+    for ((group, f), floor) in splits.iter().zip(targets) {
+        for ((what, c), target) in f.rows().into_iter().zip(floor) {
+            assert!(
+                c.f1().2 >= target,
+                "{group}: {what} F1 {:.3} < {target}",
+                c.f1().2
+            );
+        }
     }
 }
 
@@ -522,4 +609,50 @@ fn hostile_text_does_not_panic() {
 fn tagger_is_shared_across_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Tagger>();
+}
+
+#[test]
+fn a_stem_matches_every_inflected_form_and_nothing_shorter() {
+    let stems = SMALL
+        .replace(
+            "aliases = [\"Hungary\", \"Hungarian\"]",
+            "aliases = [\"Hungary\", \"Hungarian\", \"Венгри*\", \"Угорщин*\"]",
+        )
+        .replace("\"gas deliveries\" = 1.0", "\"газопровод*\" = 1.0");
+    let taxonomy = Taxonomy::from_toml(&stems).unwrap();
+    assert!(taxonomy.problems("stems.toml").is_empty());
+    let t = Tagger::new(&taxonomy).unwrap();
+    let tags = t.tag(
+        "Венгрия против",
+        "Власти Венгрии настаивают на газопроводе. Угорщина погодилася. \
+         Газопроводом займутся позже.",
+    );
+    let (n, spellings) = one(&tags, "hungary").unwrap();
+    assert_eq!(n, 3, "{spellings:?}");
+    assert_eq!(topic_ids(&tags), BTreeSet::from(["energy_supply".into()]));
+    // The stem must start the word: "невенгр" is not "Венгри*".
+    let inside = t.tag("", "Сверхвенгрия и газ.");
+    assert!(inside.actors.is_empty(), "{:?}", inside.actors);
+
+    let bad = SMALL.replace(
+        "\"gas deliveries\" = 1.0",
+        "\"га*\" = 1.0\n\"газ*опровод\" = 1.0\n\"*газ\" = 1.0",
+    );
+    let problems: Vec<String> = Taxonomy::from_toml(&bad)
+        .unwrap()
+        .problems("bad.toml")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let problems = problems.join("\n");
+    for expected in [
+        "cues.\"га*\": is a stem shorter than 3 letters",
+        "cues.\"газ*опровод\": has `*` before its end",
+        "cues.\"*газ\": does not start with a letter or digit",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
 }
