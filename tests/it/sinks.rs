@@ -293,7 +293,8 @@ async fn postgres_columns_hold_what_the_stored_record_says() {
     batch[2].similarity = Some(0.91);
     batch[2].duplicate_method = Some(DupMethod::Near);
     batch[2].title = "Quotes \"\" and 'single', a back\\slash, {braces}, NULL, \\N".to_string();
-    batch[2].text = "Tabs\tand\r\nnew lines\n\n\\.\nand a literal \\u0000 and Ⅻ ünïcödé 🕊".to_string();
+    batch[2].text =
+        "Tabs\tand\r\nnew lines\n\n\\.\nand a literal \\u0000 and Ⅻ ünïcödé 🕊".to_string();
     batch[2].source.kind = OriginKind::File;
     batch[2].published_at = Some("2026-11-20T10:30:00+02:00".to_string());
     // A long text, which the server compresses and stores out of line.
@@ -320,7 +321,10 @@ async fn postgres_columns_hold_what_the_stored_record_says() {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        assert!(differ.is_empty(), "{column} differs from the record in {differ:?}");
+        assert!(
+            differ.is_empty(),
+            "{column} differs from the record in {differ:?}"
+        );
     }
     // The record column gives back the records written.
     let stored: Vec<Record> = db

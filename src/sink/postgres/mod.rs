@@ -552,12 +552,13 @@ impl Conn {
             }
         });
         ensure_table(&mut client, table).await?;
-        let upsert = upsert::prepare(&client, table)
-            .await
-            .map_err(|source| PostgresError::Setup {
-                table: table.to_string(),
-                source,
-            })?;
+        let upsert =
+            upsert::prepare(&client, table)
+                .await
+                .map_err(|source| PostgresError::Setup {
+                    table: table.to_string(),
+                    source,
+                })?;
         Ok(Conn { client, upsert })
     }
 }
@@ -659,7 +660,6 @@ fn create_sql(table: &str) -> String {
 }
 
 /// One column filled from each record.
-#[derive(Debug)]
 struct Column {
     name: &'static str,
     /// The type, which the value in text form is cast to.
@@ -715,7 +715,9 @@ const COLUMNS: &[Column] = &[
     column("fetched_at", "timestamptz", "NOT NULL", |r| {
         text(&r.fetched_at)
     }),
-    column("source_kind", "text", "NOT NULL", |r| scalar(&r.source.kind)),
+    column("source_kind", "text", "NOT NULL", |r| {
+        scalar(&r.source.kind)
+    }),
     column("source_location", "text", "NOT NULL", |r| {
         text(&r.source.location)
     }),
@@ -724,8 +726,12 @@ const COLUMNS: &[Column] = &[
     }),
     column("source_tags", "jsonb", "", |r| json(&r.source.tags)),
     column("language", "text", "", |r| opt_text(r.language.as_deref())),
-    column("word_count", "bigint", "NOT NULL", |r| scalar(&r.word_count)),
-    column("content_hash", "text", "NOT NULL", |r| text(&r.content_hash)),
+    column("word_count", "bigint", "NOT NULL", |r| {
+        scalar(&r.word_count)
+    }),
+    column("content_hash", "text", "NOT NULL", |r| {
+        text(&r.content_hash)
+    }),
     column("duplicate_of", "text", "", |r| {
         opt_text(r.duplicate_of.as_deref())
     }),
@@ -741,7 +747,7 @@ const COLUMNS: &[Column] = &[
     }),
     column("topics", "jsonb", "NOT NULL", |r| json(&r.topics)),
     column("actors", "jsonb", "NOT NULL", |r| json(&r.actors)),
-    column("record", "jsonb", "NOT NULL", |r| json(r)),
+    column("record", "jsonb", "NOT NULL", json),
 ];
 
 #[cfg(test)]
@@ -755,7 +761,10 @@ mod tests {
         let listed: Vec<&str> = listed.split(", ").collect();
         assert_eq!(listed.len(), COLUMNS.len() + 1, "{ddl}");
         for (c, col) in COLUMNS.iter().zip(&listed) {
-            assert!(col.starts_with(&format!("{} {}", c.name, c.sql_type)), "{col}");
+            assert!(
+                col.starts_with(&format!("{} {}", c.name, c.sql_type)),
+                "{col}"
+            );
         }
         let upsert = upsert::sql("news");
         for c in COLUMNS {

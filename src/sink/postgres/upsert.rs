@@ -175,8 +175,7 @@ mod tests {
 
     #[test]
     fn nul_characters_are_replaced_and_escaped_backslashes_kept() {
-        let value =
-            serde_json::json!({"title": "a\u{0}b", "text": "c\\u0000d", "n": [1, "\u{0}"]});
+        let value = serde_json::json!({"title": "a\u{0}b", "text": "c\\u0000d", "n": [1, "\u{0}"]});
         assert_eq!(
             json(&value).unwrap().unwrap(),
             serde_json::json!({"title": "a\u{FFFD}b", "text": "c\\u0000d", "n": [1, "\u{FFFD}"]})
