@@ -326,6 +326,26 @@ async fn postgres_columns_hold_what_the_stored_record_says() {
             "{column} differs from the record in {differ:?}"
         );
     }
+    // Long values are compressed with lz4 where the server has it: several
+    // times faster than pglz, PostgreSQL's default.
+    let compression: String = db
+        .query_one(
+            &format!("SELECT pg_column_compression(text) FROM {table} WHERE id = $1"),
+            &[&batch[3].id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let has_lz4: bool = db
+        .query_one(
+            "SELECT 'lz4' = ANY (enumvals) FROM pg_settings \
+             WHERE name = 'default_toast_compression'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(compression, if has_lz4 { "lz4" } else { "pglz" });
     // The record column gives back the records written.
     let stored: Vec<Record> = db
         .query(&format!("SELECT record::text FROM {table}"), &[])
