@@ -240,9 +240,9 @@ async fn postgres_keeps_the_later_of_two_records_with_one_id_in_a_batch() {
     assert!(rows[0].get::<_, String>(1).ends_with("\u{FFFD}trailing"));
 }
 
-/// The columns as they were taken from the record's JSON on the server
-/// before the sink sent them apart (`r` is the row's `record`): each column
-/// must still hold what its record says.
+/// Each column as SQL reads it from the record's JSON (`r` is the row's
+/// `record`): whatever way the sink sends a batch, a column must hold what
+/// its record says.
 const COLUMNS_FROM_RECORD: &[(&str, &str)] = &[
     ("id", "r->>'id'"),
     ("schema_version", "(r->>'schema_version')::integer"),

@@ -18,11 +18,11 @@
 //! [`tls`]).
 
 pub mod tls;
-mod upsert;
 
 use std::path::Path;
 use std::time::Duration;
 
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -31,7 +31,6 @@ use super::retry::{Retry, Unreachable, chain};
 use crate::record::Record;
 use crate::redact;
 use crate::settings::Section;
-use upsert::{json, opt_text, scalar, text};
 
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes; a table of another version is refused, not guessed at.
@@ -460,8 +459,8 @@ impl PostgresSink {
         if batch.is_empty() {
             return Ok(None);
         }
-        let rows = upsert::Rows::new(batch).map_err(PostgresError::Encode)?;
-        self.with_retries(Some((&rows, batch.len()))).await?;
+        let json = batch_json(batch).map_err(PostgresError::Encode)?;
+        self.with_retries(Some((&json, batch.len()))).await?;
         Ok(None)
     }
 
@@ -471,10 +470,7 @@ impl PostgresSink {
     }
 
     /// Runs [`Self::attempt`] until it succeeds or fails for good.
-    async fn with_retries(
-        &mut self,
-        batch: Option<(&upsert::Rows<'_>, usize)>,
-    ) -> Result<(), PostgresError> {
+    async fn with_retries(&mut self, batch: Option<(&str, usize)>) -> Result<(), PostgresError> {
         let mut retry = Retry::new(self.name(), self.patience);
         loop {
             match self.attempt(batch).await {
@@ -491,18 +487,16 @@ impl PostgresSink {
     /// Connects when there is no connection, then upserts the batch if there
     /// is one. The connection is kept only when everything succeeded: after
     /// any error the next attempt starts on a fresh one.
-    async fn attempt(
-        &mut self,
-        batch: Option<(&upsert::Rows<'_>, usize)>,
-    ) -> Result<(), PostgresError> {
+    async fn attempt(&mut self, batch: Option<(&str, usize)>) -> Result<(), PostgresError> {
         let existing = self.conn.take();
         let work = async {
             let conn = match existing {
                 Some(conn) => conn,
                 None => Conn::open(self).await?,
             };
-            if let Some((rows, count)) = batch {
-                rows.upsert(&conn.client, &conn.upsert)
+            if let Some((json, count)) = batch {
+                conn.client
+                    .execute(&conn.upsert, &[&json])
                     .await
                     .map_err(|source| PostgresError::Write {
                         table: self.table.clone(),
@@ -525,6 +519,16 @@ impl PostgresSink {
         }
     }
 }
+
+/// Has the connection compress long values (the text, the record) with lz4
+/// where the server has it. Compressing them with PostgreSQL's default, pglz,
+/// took about a third of a batch's time: with lz4 the sinks bench writes
+/// about 1.4 times the records per second. It applies only to columns whose
+/// compression was not set on purpose (`ALTER TABLE .. SET COMPRESSION`), any
+/// server built with lz4 reads it, and on one without it (or older than
+/// PostgreSQL 14) this changes nothing.
+const PREFER_LZ4: &str = "SELECT set_config('default_toast_compression', 'lz4', false)
+    FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)";
 
 impl Conn {
     async fn open(sink: &PostgresSink) -> Result<Conn, PostgresError> {
@@ -552,13 +556,20 @@ impl Conn {
             }
         });
         ensure_table(&mut client, table).await?;
-        let upsert =
-            upsert::prepare(&client, table)
-                .await
-                .map_err(|source| PostgresError::Setup {
-                    table: table.to_string(),
-                    source,
-                })?;
+        client
+            .batch_execute(PREFER_LZ4)
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: table.to_string(),
+                source,
+            })?;
+        let upsert = client
+            .prepare_typed(&upsert_sql(table), &[Type::TEXT])
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: table.to_string(),
+                source,
+            })?;
         Ok(Conn { client, upsert })
     }
 }
@@ -647,7 +658,7 @@ fn create_sql(table: &str) -> String {
     let t = quoted(table);
     let columns: Vec<String> = COLUMNS
         .iter()
-        .map(Column::definition)
+        .map(|c| format!("{} {}", c.name, c.sql_type))
         .chain(["written_at timestamptz NOT NULL DEFAULT now()".to_string()])
         .collect();
     format!(
@@ -662,93 +673,134 @@ fn create_sql(table: &str) -> String {
 /// One column filled from each record.
 struct Column {
     name: &'static str,
-    /// The type, which the value in text form is cast to.
     sql_type: &'static str,
-    /// `PRIMARY KEY`, `NOT NULL` or nothing.
-    constraint: &'static str,
-    /// The value taken from the record.
-    value: fn(&Record) -> upsert::Value<'_>,
+    /// The SQL that takes the value from the record's JSON `r`.
+    from_record: &'static str,
 }
 
-impl Column {
-    /// The column in `CREATE TABLE`.
-    fn definition(&self) -> String {
-        format!("{} {} {}", self.name, self.sql_type, self.constraint)
-            .trim_end()
-            .to_string()
-    }
-}
-
-const fn column(
-    name: &'static str,
-    sql_type: &'static str,
-    constraint: &'static str,
-    value: fn(&Record) -> upsert::Value<'_>,
-) -> Column {
+const fn column(name: &'static str, sql_type: &'static str, from_record: &'static str) -> Column {
     Column {
         name,
         sql_type,
-        constraint,
-        value,
+        from_record,
     }
 }
 
 /// The columns of a record's row, in table order. A change here is a change
 /// of layout: bump [`TABLE_VERSION`].
 const COLUMNS: &[Column] = &[
-    column("id", "text", "PRIMARY KEY", |r| text(&r.id)),
-    column("schema_version", "integer", "NOT NULL", |r| {
-        scalar(&r.schema_version)
-    }),
-    column("url", "text", "", |r| opt_text(r.url.as_deref())),
-    column("canonical_url", "text", "", |r| {
-        opt_text(r.canonical_url.as_deref())
-    }),
-    column("guid", "text", "", |r| opt_text(r.guid.as_deref())),
-    column("title", "text", "NOT NULL", |r| text(&r.title)),
-    column("text", "text", "NOT NULL", |r| text(&r.text)),
-    column("summary", "text", "", |r| opt_text(r.summary.as_deref())),
-    column("authors", "jsonb", "NOT NULL", |r| json(&r.authors)),
-    column("published_at", "timestamptz", "", |r| {
-        opt_text(r.published_at.as_deref())
-    }),
-    column("fetched_at", "timestamptz", "NOT NULL", |r| {
-        text(&r.fetched_at)
-    }),
-    column("source_kind", "text", "NOT NULL", |r| {
-        scalar(&r.source.kind)
-    }),
-    column("source_location", "text", "NOT NULL", |r| {
-        text(&r.source.location)
-    }),
-    column("source_name", "text", "", |r| {
-        opt_text(r.source.name.as_deref())
-    }),
-    column("source_tags", "jsonb", "", |r| json(&r.source.tags)),
-    column("language", "text", "", |r| opt_text(r.language.as_deref())),
-    column("word_count", "bigint", "NOT NULL", |r| {
-        scalar(&r.word_count)
-    }),
-    column("content_hash", "text", "NOT NULL", |r| {
-        text(&r.content_hash)
-    }),
-    column("duplicate_of", "text", "", |r| {
-        opt_text(r.duplicate_of.as_deref())
-    }),
-    column("similarity", "double precision", "", |r| {
-        scalar(&r.similarity)
-    }),
-    column("duplicate_method", "text", "", |r| {
-        scalar(&r.duplicate_method)
-    }),
-    column("relevant", "boolean", "NOT NULL", |r| scalar(&r.relevant)),
-    column("relevance", "double precision", "", |r| {
-        scalar(&r.relevance)
-    }),
-    column("topics", "jsonb", "NOT NULL", |r| json(&r.topics)),
-    column("actors", "jsonb", "NOT NULL", |r| json(&r.actors)),
-    column("record", "jsonb", "NOT NULL", json),
+    column("id", "text PRIMARY KEY", "r->>'id'"),
+    column(
+        "schema_version",
+        "integer NOT NULL",
+        "(r->>'schema_version')::integer",
+    ),
+    column("url", "text", "r->>'url'"),
+    column("canonical_url", "text", "r->>'canonical_url'"),
+    column("guid", "text", "r->>'guid'"),
+    column("title", "text NOT NULL", "r->>'title'"),
+    column("text", "text NOT NULL", "r->>'text'"),
+    column("summary", "text", "r->>'summary'"),
+    column("authors", "jsonb NOT NULL", "r->'authors'"),
+    column(
+        "published_at",
+        "timestamptz",
+        "(r->>'published_at')::timestamptz",
+    ),
+    column(
+        "fetched_at",
+        "timestamptz NOT NULL",
+        "(r->>'fetched_at')::timestamptz",
+    ),
+    column("source_kind", "text NOT NULL", "r->'source'->>'kind'"),
+    column(
+        "source_location",
+        "text NOT NULL",
+        "r->'source'->>'location'",
+    ),
+    column("source_name", "text", "r->'source'->>'name'"),
+    column("source_tags", "jsonb", "r->'source'->'tags'"),
+    column("language", "text", "r->>'language'"),
+    column(
+        "word_count",
+        "bigint NOT NULL",
+        "(r->>'word_count')::bigint",
+    ),
+    column("content_hash", "text NOT NULL", "r->>'content_hash'"),
+    column("duplicate_of", "text", "r->>'duplicate_of'"),
+    column(
+        "similarity",
+        "double precision",
+        "(r->>'similarity')::double precision",
+    ),
+    column("duplicate_method", "text", "r->>'duplicate_method'"),
+    column("relevant", "boolean NOT NULL", "(r->>'relevant')::boolean"),
+    column(
+        "relevance",
+        "double precision",
+        "(r->>'relevance')::double precision",
+    ),
+    column("topics", "jsonb NOT NULL", "r->'topics'"),
+    column("actors", "jsonb NOT NULL", "r->'actors'"),
+    column("record", "jsonb NOT NULL", "r"),
 ];
+
+/// The whole batch travels as one JSON array parameter and is unpacked by
+/// the server: one round trip per batch whatever its size. If an id occurs
+/// twice in a batch the later record wins, as it would in two batches
+/// (`ON CONFLICT` refuses to touch a row twice in one statement). Rows whose
+/// stored record is identical are not rewritten. Sending each column as an
+/// array of text values instead, unnested and cast by the server (the work a
+/// COPY into a staging table would do, without the staging), was measured
+/// no faster: taking the fields out of the JSON costs little beside the
+/// record's own work (parsing the `record` jsonb, compressing, the indexes,
+/// the commit), and it sends the text twice.
+fn upsert_sql(table: &str) -> String {
+    let t = quoted(table);
+    let names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+    let values: Vec<&str> = COLUMNS.iter().map(|c| c.from_record).collect();
+    let updates: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| c.name != "id")
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
+        .collect();
+    format!(
+        "INSERT INTO {t} AS cur ({names})
+         SELECT DISTINCT ON (r->>'id') {values}
+         FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS batch(r, n)
+         ORDER BY r->>'id', n DESC
+         ON CONFLICT (id) DO UPDATE SET {updates}, written_at = now()
+         WHERE cur.record IS DISTINCT FROM EXCLUDED.record",
+        names = names.join(", "),
+        values = values.join(", "),
+        updates = updates.join(", "),
+    )
+}
+
+/// The batch as a JSON array. PostgreSQL text and jsonb cannot hold U+0000,
+/// which a hostile page may smuggle into a record; in this sink it becomes
+/// U+FFFD rather than failing the batch forever.
+fn batch_json(batch: &[&Record]) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(batch)?;
+    // serde_json writes U+0000 only as this escape; a literal backslash
+    // followed by "u0000" in a text also matches, and is left intact below.
+    if !json.contains("\\u0000") {
+        return Ok(json);
+    }
+    let mut value = serde_json::to_value(batch)?;
+    replace_nul(&mut value);
+    serde_json::to_string(&value)
+}
+
+fn replace_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => map.values_mut().for_each(replace_nul),
+        _ => {}
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -761,18 +813,11 @@ mod tests {
         let listed: Vec<&str> = listed.split(", ").collect();
         assert_eq!(listed.len(), COLUMNS.len() + 1, "{ddl}");
         for (c, col) in COLUMNS.iter().zip(&listed) {
-            assert!(
-                col.starts_with(&format!("{} {}", c.name, c.sql_type)),
-                "{col}"
-            );
+            assert_eq!(*col, format!("{} {}", c.name, c.sql_type));
         }
-        let upsert = upsert::sql("news");
+        let upsert = upsert_sql("news");
         for c in COLUMNS {
-            assert!(
-                upsert.contains(&format!("batch.{}::{}", c.name, c.sql_type)),
-                "{}",
-                c.name
-            );
+            assert!(upsert.contains(c.from_record), "{}", c.name);
         }
     }
 
@@ -802,5 +847,16 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(!problems[0].contains("s3cret"), "{problems:?}");
         assert!(problems[0].contains("news:***@db local"), "{problems:?}");
+    }
+
+    #[test]
+    fn nul_characters_are_replaced_and_escaped_backslashes_kept() {
+        let mut value =
+            serde_json::json!([{"title": "a\u{0}b", "text": "c\\u0000d", "n": [1, "\u{0}"]}]);
+        replace_nul(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!([{"title": "a\u{FFFD}b", "text": "c\\u0000d", "n": [1, "\u{FFFD}"]}])
+        );
     }
 }
