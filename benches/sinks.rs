@@ -1,5 +1,6 @@
-//! Records per second into each sink, in batches of 1 and 64, with the JSONL
-//! file sink (appended and fsynced per batch) as the baseline of the same run.
+//! Records per second into each sink, in batches of 1, 64 (the daemon's
+//! default `[pipeline] batch_size`) and 256, with the JSONL file sink
+//! (appended and fsynced per batch) as the baseline of the same run.
 //! The PostgreSQL and NATS parts need TIDINGS_TEST_POSTGRES_URL and
 //! TIDINGS_TEST_NATS_URL and are skipped with a message without them.
 //!
@@ -19,7 +20,7 @@ use tidings::sink::{
 };
 use tokio::runtime::Runtime;
 
-const BATCH_SIZES: [usize; 2] = [1, 64];
+const BATCH_SIZES: [usize; 3] = [1, 64, 256];
 
 /// An article of about 600 words, the size of a typical news story.
 fn record(run: &str, n: usize) -> Record {

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tidings::record::{
-    ActorKind, ActorTag, Origin, OriginKind, Record, SCHEMA_VERSION, TopicTag, content_hash,
-    record_id,
+    ActorKind, ActorTag, DupMethod, Origin, OriginKind, Record, SCHEMA_VERSION, TopicTag,
+    content_hash, record_id,
 };
 use tidings::sink::{
     self, NatsConfig, NatsError, NatsSink, PostgresConfig, PostgresError, PostgresSink, Sink,
@@ -240,6 +240,153 @@ async fn postgres_keeps_the_later_of_two_records_with_one_id_in_a_batch() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, String>(0), second.title);
     assert!(rows[0].get::<_, String>(1).ends_with("\u{FFFD}trailing"));
+}
+
+/// Each column as SQL reads it from the record's JSON (`r` is the row's
+/// `record`): whatever way the sink sends a batch, a column must hold what
+/// its record says.
+const COLUMNS_FROM_RECORD: &[(&str, &str)] = &[
+    ("id", "r->>'id'"),
+    ("schema_version", "(r->>'schema_version')::integer"),
+    ("url", "r->>'url'"),
+    ("canonical_url", "r->>'canonical_url'"),
+    ("guid", "r->>'guid'"),
+    ("title", "r->>'title'"),
+    ("text", "r->>'text'"),
+    ("summary", "r->>'summary'"),
+    ("authors", "r->'authors'"),
+    ("published_at", "(r->>'published_at')::timestamptz"),
+    ("fetched_at", "(r->>'fetched_at')::timestamptz"),
+    ("source_kind", "r->'source'->>'kind'"),
+    ("source_location", "r->'source'->>'location'"),
+    ("source_name", "r->'source'->>'name'"),
+    ("source_tags", "r->'source'->'tags'"),
+    ("language", "r->>'language'"),
+    ("word_count", "(r->>'word_count')::bigint"),
+    ("content_hash", "r->>'content_hash'"),
+    ("duplicate_of", "r->>'duplicate_of'"),
+    ("similarity", "(r->>'similarity')::double precision"),
+    ("duplicate_method", "r->>'duplicate_method'"),
+    ("relevant", "(r->>'relevant')::boolean"),
+    ("relevance", "(r->>'relevance')::double precision"),
+    ("topics", "r->'topics'"),
+    ("actors", "r->'actors'"),
+];
+
+#[tokio::test]
+async fn postgres_columns_hold_what_the_stored_record_says() {
+    let url = servers::postgres_url();
+    let table = servers::unique("tidings_it");
+    let _cleanup = pg::cleanup(&url, &table);
+    let db = pg::client(&url).await;
+    let mut batch = records(&table, 0..4);
+    // Every optional field empty.
+    batch[1].url = None;
+    batch[1].canonical_url = None;
+    batch[1].guid = None;
+    batch[1].summary = None;
+    batch[1].published_at = None;
+    batch[1].source.name = None;
+    batch[1].source.tags = Vec::new();
+    batch[1].language = None;
+    batch[1].authors = Vec::new();
+    // A near copy, with what escapes and quotes would trip over.
+    batch[2].duplicate_of = Some(batch[0].id.clone());
+    batch[2].similarity = Some(0.91);
+    batch[2].duplicate_method = Some(DupMethod::Near);
+    batch[2].title = "Quotes \"\" and 'single', a back\\slash, {braces}, NULL, \\N".to_string();
+    batch[2].text =
+        "Tabs\tand\r\nnew lines\n\n\\.\nand a literal \\u0000 and Ⅻ ünïcödé 🕊".to_string();
+    batch[2].source.kind = OriginKind::File;
+    batch[2].published_at = Some("2026-11-20T10:30:00+02:00".to_string());
+    // A long text, which the server compresses and stores out of line.
+    batch[3].text = "Observers will report to both capitals every week. ".repeat(4000);
+    batch[3].word_count = usize::MAX >> 1;
+
+    let mut sink = PostgresSink::open(&PostgresConfig::new(&url, &table), None)
+        .await
+        .unwrap();
+    sink.write(&refs(&batch)).await.unwrap();
+    assert_eq!(pg::stored(&db, &table).await, (ids(&batch), 4));
+
+    for (column, from_record) in COLUMNS_FROM_RECORD {
+        let differ: Vec<String> = db
+            .query(
+                &format!(
+                    "SELECT id FROM (SELECT id, {column} AS c, record AS r FROM {table}) AS t \
+                     WHERE c IS DISTINCT FROM {from_record}"
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{column} differs from the record in {differ:?}"
+        );
+    }
+    // Long values are compressed with lz4 where the server has it: several
+    // times faster than pglz, PostgreSQL's default.
+    let compression: String = db
+        .query_one(
+            &format!("SELECT pg_column_compression(text) FROM {table} WHERE id = $1"),
+            &[&batch[3].id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let has_lz4: bool = db
+        .query_one(
+            "SELECT 'lz4' = ANY (enumvals) FROM pg_settings \
+             WHERE name = 'default_toast_compression'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(compression, if has_lz4 { "lz4" } else { "pglz" });
+    // The record column gives back the records written.
+    let stored: Vec<Record> = db
+        .query(&format!("SELECT record::text FROM {table}"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::from_str(row.get(0)).unwrap())
+        .collect();
+    for record in &batch {
+        assert!(stored.contains(record), "{record:?} changed on the way");
+    }
+}
+
+/// A record the server refuses for good (here a published date it cannot
+/// read) is found in its batch and set aside; the rest of the batch is
+/// stored.
+#[tokio::test]
+async fn postgres_sets_aside_the_one_record_it_refuses_and_stores_the_rest() {
+    let url = servers::postgres_url();
+    let table = servers::unique("tidings_it");
+    let _cleanup = pg::cleanup(&url, &table);
+    let db = pg::client(&url).await;
+    let mut batch = records(&table, 0..9);
+    batch[5].published_at = Some("the day after tomorrow".to_string());
+
+    let mut sink = Sink::open(
+        &sink::Config::Postgres(PostgresConfig::new(&url, &table)),
+        None,
+    )
+    .await
+    .unwrap();
+    let written = sink.write(&refs(&batch)).await.unwrap();
+    assert_eq!(written.rejected.len(), 1, "{:?}", written.rejected);
+    let (at, reason) = &written.rejected[0];
+    assert_eq!(*at, 5);
+    assert!(reason.contains("the day after tomorrow"), "{reason}");
+    let mut rest = batch.clone();
+    rest.remove(5);
+    assert_eq!(pg::stored(&db, &table).await, (ids(&rest), 8));
 }
 
 #[tokio::test]

@@ -594,6 +594,16 @@ impl PostgresSink {
     }
 }
 
+/// Has the connection compress long values (the text, the record) with lz4
+/// where the server has it. Compressing them with PostgreSQL's default, pglz,
+/// took about a third of a batch's time: with lz4 the sinks bench writes
+/// about 1.4 times the records per second. It applies only to columns whose
+/// compression was not set on purpose (`ALTER TABLE .. SET COMPRESSION`), any
+/// server built with lz4 reads it, and on one without it (or older than
+/// PostgreSQL 14) this changes nothing.
+const PREFER_LZ4: &str = "SELECT set_config('default_toast_compression', 'lz4', false)
+    FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)";
+
 impl Conn {
     async fn open(sink: &PostgresSink) -> Result<Conn, PostgresError> {
         let (table, target) = (sink.table.as_str(), sink.target.as_str());
@@ -620,6 +630,13 @@ impl Conn {
             }
         });
         ensure_table(&mut client, table).await?;
+        client
+            .batch_execute(PREFER_LZ4)
+            .await
+            .map_err(|source| PostgresError::Setup {
+                table: table.to_string(),
+                source,
+            })?;
         let upsert = client
             .prepare_typed(&upsert_sql(table), &[Type::TEXT])
             .await
@@ -889,7 +906,12 @@ fn retag_sql(table: &str) -> String {
 /// the server: one round trip per batch whatever its size. If an id occurs
 /// twice in a batch the later record wins, as it would in two batches
 /// (`ON CONFLICT` refuses to touch a row twice in one statement). Rows whose
-/// stored record is identical are not rewritten.
+/// stored record is identical are not rewritten. Sending each column as an
+/// array of text values instead, unnested and cast by the server (the work a
+/// COPY into a staging table would do, without the staging), was measured
+/// no faster: taking the fields out of the JSON costs little beside the
+/// record's own work (parsing the `record` jsonb, compressing, the indexes,
+/// the commit), and it sends the text twice.
 fn upsert_sql(table: &str) -> String {
     let t = quoted(table);
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
