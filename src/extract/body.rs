@@ -18,9 +18,23 @@ const SIBLING_SHARE: f32 = 0.2;
 
 /// The article text of a walked page: the element whose blocks weigh most
 /// (see [`weight`]), then its blocks minus the furniture inside it.
+///
+/// When no element weighs anything, the hints are what hid the article
+/// (a blog post inside a `<header>`, a site that names its content
+/// `post-meta`): the choice is made again on the text alone, before the page
+/// is said to have none.
 pub fn main_text(page: &Page) -> String {
-    let boiler = valid_hints(page);
-    let furniture = nearest_valid(page, &boiler);
+    let text = chosen_text(page, &valid_hints(page));
+    if !text.is_empty() {
+        return text;
+    }
+    chosen_text(page, &vec![false; page.elements.len()])
+}
+
+/// The article text with `boiler` telling which hinted elements are
+/// furniture.
+fn chosen_text(page: &Page, boiler: &[bool]) -> String {
+    let furniture = nearest_valid(page, boiler);
     // The furniture a block sits in: its nearest hinted ancestor whose hint
     // holds (a widget overruled inside a sidebar is still in the sidebar).
     let furniture_of = |b: &Block| {
@@ -52,7 +66,7 @@ pub fn main_text(page: &Page) -> String {
     };
     // Parts are disjoint subtrees in document order, as are blocks: one
     // merge pass picks the blocks inside them.
-    let parts = article_parts(page, &score, &boiler, root);
+    let parts = article_parts(page, &score, boiler, root);
     let mut parts_left = parts.as_slice();
     let mut picked: Vec<&Block> = Vec::new();
     for b in &page.blocks {

@@ -380,6 +380,34 @@ fn article_split_over_builder_widgets_is_kept_whole_and_the_sidebar_dropped() {
     );
 }
 
+#[test]
+fn article_whose_every_container_looks_like_furniture_is_still_found() {
+    // The post sits in a `<header>` whose class also says `meta`: under the
+    // hints nothing scores, yet a reader sees the article at once.
+    let page = format!(
+        r#"<html><body><nav><a href="/">Home</a> <a href="/blog">Blog</a></nav>
+           <header class="post-meta-section"><h1>Tending a winter garden</h1>
+           <p>{}</p><p>{}</p><p>{}</p></header>
+           <footer><p>Copyright 2026 Garden Notes</p></footer></body></html>"#,
+        prose("frost", 3),
+        prose("mulch", 3),
+        prose("seedling", 3)
+    );
+    let ex = extract(page.as_bytes(), None, None, &Options::default()).expect("extracts");
+    for part in ["frost section", "mulch section", "seedling section"] {
+        assert!(
+            ex.text.contains(part),
+            "{part:?} missing from {:?}",
+            ex.text
+        );
+    }
+    assert!(
+        !ex.text.contains("Copyright"),
+        "footer leaked: {:?}",
+        ex.text
+    );
+}
+
 // Few cases here so `cargo test` stays quick; the long run sets PROPTEST_CASES.
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
