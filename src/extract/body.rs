@@ -18,13 +18,35 @@ const SIBLING_SHARE: f32 = 0.2;
 
 /// The article text of a walked page: the element whose blocks weigh most
 /// (see [`weight`]), then its blocks minus the furniture inside it.
+///
+/// When no element weighs anything, the hints are what hid the article
+/// (a blog post inside a `<header>`, a site that names its content
+/// `post-meta`): the choice is made again on the text alone, before the page
+/// is said to have none.
 pub fn main_text(page: &Page) -> String {
-    let boiler = valid_hints(page);
-    let is_boiler = |b: &Block| {
-        b.boiler != NONE
-            && boiler[b.boiler as usize]
-            && !(b.in_quote && page.elements[b.boiler as usize].hint == Hint::Embed)
+    let text = chosen_text(page, &valid_hints(page));
+    if !text.is_empty() {
+        return text;
+    }
+    chosen_text(page, &vec![false; page.elements.len()])
+}
+
+/// The article text with `boiler` telling which hinted elements are
+/// furniture.
+fn chosen_text(page: &Page, boiler: &[bool]) -> String {
+    let furniture = nearest_valid(page, boiler);
+    // The furniture a block sits in: its nearest hinted ancestor whose hint
+    // holds (a widget overruled inside a sidebar is still in the sidebar).
+    let furniture_of = |b: &Block| {
+        let f = if b.boiler == NONE {
+            NONE
+        } else {
+            furniture[b.boiler as usize]
+        };
+        let quoted = f != NONE && b.in_quote && page.elements[f as usize].hint == Hint::Embed;
+        if quoted { NONE } else { f }
     };
+    let is_boiler = |b: &Block| furniture_of(b) != NONE;
     let mut score = vec![0f32; page.elements.len()];
     for b in &page.blocks {
         score[b.el as usize] += if is_boiler(b) {
@@ -44,7 +66,7 @@ pub fn main_text(page: &Page) -> String {
     };
     // Parts are disjoint subtrees in document order, as are blocks: one
     // merge pass picks the blocks inside them.
-    let parts = article_parts(page, &score, &boiler, root);
+    let parts = article_parts(page, &score, boiler, root);
     let mut parts_left = parts.as_slice();
     let mut picked: Vec<&Block> = Vec::new();
     for b in &page.blocks {
@@ -57,7 +79,8 @@ pub fn main_text(page: &Page) -> String {
             break;
         };
         let inside = |el: u32| el > start && el <= last;
-        if b.el >= start && !(is_boiler(b) && inside(b.boiler)) {
+        let f = furniture_of(b);
+        if b.el >= start && !(f != NONE && inside(f)) {
             picked.push(b);
         }
     }
@@ -189,15 +212,59 @@ fn valid_hints(page: &Page) -> Vec<bool> {
         .filter(|(e, _)| e.parent == NONE)
         .map(|(_, g)| g)
         .sum();
+    // Page builders give every section of an article the same component
+    // class (`elementor-widget-container`, `WidgetWrapper`): each holds a
+    // little of the text, together they hold the article. What the
+    // elements of a class hold (those not inside another of the same class)
+    // is judged by the same rule. (Not for content words: comments share a
+    // class too, and can outweigh the article.)
+    let mut by_key = vec![(0f32, 0f32); page.hint_keys as usize];
+    let mut outer_key = vec![NONE; page.elements.len()];
+    for (i, e) in page.elements.iter().enumerate() {
+        let above = if e.parent == NONE {
+            NONE
+        } else {
+            outer_key[e.parent as usize]
+        };
+        if let Some((g, n)) = by_key.get_mut(e.hint_key as usize)
+            && above != e.hint_key
+        {
+            (*g, *n) = (*g + good[i], *n + paragraphs[i]);
+        }
+        outer_key[i] = if above == NONE { e.hint_key } else { above };
+    }
+    let overruled = |g: f32, n: f32| g >= OVERRULED_HINT_SHARE * total && n >= 2.0;
     page.elements
         .iter()
         .zip(good.iter().zip(&paragraphs))
         .map(|(e, (&g, &n))| match e.hint {
             Hint::None => false,
             Hint::Structure => true,
-            Hint::Name | Hint::Embed => g < OVERRULED_HINT_SHARE * total || n < 2.0,
+            Hint::Name | Hint::Embed => !overruled(g, n),
+            Hint::Layout => {
+                let shared = by_key
+                    .get(e.hint_key as usize)
+                    .is_some_and(|&(g, n)| overruled(g, n));
+                !overruled(g, n) && !shared
+            }
         })
         .collect()
+}
+
+/// For each element, itself when its hint holds, else the nearest ancestor
+/// whose hint holds, or `NONE`.
+fn nearest_valid(page: &Page, valid: &[bool]) -> Vec<u32> {
+    let mut out = vec![NONE; page.elements.len()];
+    for (i, e) in page.elements.iter().enumerate() {
+        out[i] = if valid[i] {
+            i as u32
+        } else if e.parent != NONE {
+            out[e.parent as usize]
+        } else {
+            NONE
+        };
+    }
+    out
 }
 
 /// Adds each element's value into its ancestors'. Elements are in document

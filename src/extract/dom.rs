@@ -35,6 +35,10 @@ pub enum Hint {
     Structure,
     /// A word in its class or id says so, which can be wrong.
     Name,
+    /// Its class or id names a page-builder component (`widget`), which
+    /// wraps article sections as often as furniture: furniture unless the
+    /// elements of that class hold the article between them.
+    Layout,
     /// An embed (`social-embed`, `tweet`): furniture, except for the post it
     /// quotes in a `<blockquote>`, which belongs to the article.
     Embed,
@@ -49,6 +53,10 @@ pub struct Element {
     pub hint: Hint,
     /// Marked as the article body by microdata (`itemprop=articleBody`).
     pub article_body: bool,
+    /// Which class (or id) value gave a `Hint::Layout`, as an index below
+    /// `Page::hint_keys`, or `NONE`: elements sharing a value are judged
+    /// together.
+    pub hint_key: u32,
 }
 
 #[derive(Debug)]
@@ -90,6 +98,8 @@ pub struct Page {
     pub blocks: Vec<Block>,
     pub text: String,
     pub meta: RawMeta,
+    /// How many distinct class/id values gave hints (see `Element::hint_key`).
+    pub hint_keys: u32,
 }
 
 impl Page {
@@ -170,7 +180,6 @@ fn is_boiler_word(w: &[u8]) -> bool {
             | b"promo"
             | b"promotion"
             | b"sidebar"
-            | b"widget"
             | b"breadcrumb"
             | b"breadcrumbs"
             | b"tags"
@@ -225,7 +234,6 @@ const BOILER_PARTS: &[&str] = &[
     "promo",
     "caption",
     "byline",
-    "widget",
     "popup",
     "outbrain",
     "taboola",
@@ -266,8 +274,20 @@ fn class_hint(value: &str, scratch: &mut String) -> Hint {
         Hint::Embed
     } else if words().any(|w| is_boiler_word(w) || BOILER_PARTS.iter().any(|p| contains(w, p))) {
         Hint::Name
+    } else if words().any(|w| contains(w, "widget")) {
+        Hint::Layout
     } else {
         Hint::None
+    }
+}
+
+/// Which hint wins when the class and the id give different ones.
+fn strength(hint: Hint) -> u8 {
+    match hint {
+        Hint::None => 0,
+        Hint::Layout => 1,
+        Hint::Name => 2,
+        Hint::Structure | Hint::Embed => 3,
     }
 }
 
@@ -354,8 +374,11 @@ impl Capture {
 
 struct Walker<'a> {
     page: Page,
-    /// Verdicts on class/id values already seen: pages repeat them a lot.
-    hint_cache: HashMap<&'a str, Hint>,
+    /// Verdicts on class/id values already seen, with the value's key:
+    /// pages repeat them a lot.
+    hint_cache: HashMap<&'a str, (Hint, u32)>,
+    /// Keys of layout class values, numbered parts left out.
+    layout_keys: HashMap<String, u32>,
     stack: Vec<Frame>,
     block_start: usize,
     chars: u32,
@@ -373,6 +396,7 @@ pub fn walk(html: &Html) -> Page {
     let mut w = Walker {
         page: Page::default(),
         hint_cache: HashMap::new(),
+        layout_keys: HashMap::new(),
         stack: Vec::new(),
         block_start: 0,
         chars: 0,
@@ -449,18 +473,38 @@ impl<'a> Walker<'a> {
         let idx = self.page.elements.len() as u32;
         let mut structural = kind == Kind::BoilerBlock;
         let mut named = Hint::None;
+        let mut hint_key = NONE;
         let mut article_body = false;
         let mut is_byline = false;
         for (attr, value) in e.attrs() {
             match attr {
                 "class" | "id" => {
                     let scratch = &mut self.scratch;
-                    let hint = *self
-                        .hint_cache
-                        .entry(value)
-                        .or_insert_with(|| class_hint(value, scratch));
-                    if hint != Hint::None && named != Hint::Embed {
+                    let layout_keys = &mut self.layout_keys;
+                    let keys = &mut self.page.hint_keys;
+                    let (hint, key) = *self.hint_cache.entry(value).or_insert_with(|| {
+                        let hint = class_hint(value, scratch);
+                        if hint != Hint::Layout {
+                            return (hint, NONE);
+                        }
+                        // `elementor-element-1b0f887a`: numbered names of
+                        // one kind of component are one key.
+                        let kind: Vec<&str> = value
+                            .split_ascii_whitespace()
+                            .filter(|w| !w.bytes().any(|b| b.is_ascii_digit()))
+                            .collect();
+                        let key = *layout_keys.entry(kind.join(" ")).or_insert_with(|| {
+                            *keys += 1;
+                            *keys - 1
+                        });
+                        (hint, key)
+                    });
+                    if strength(hint) > strength(named) {
                         named = hint;
+                    }
+                    // The class names the kind of element; an id is unique.
+                    if hint == Hint::Layout && (hint_key == NONE || attr == "class") {
+                        hint_key = key;
                     }
                     if hint == Hint::Name && (value.contains("byline") || value.contains("author"))
                     {
@@ -485,7 +529,7 @@ impl<'a> Walker<'a> {
             }
         }
         if matches!(name, "html" | "body" | "main") {
-            (structural, named) = (false, Hint::None);
+            (structural, named, hint_key) = (false, Hint::None, NONE);
         }
         if name == "time" {
             self.take_time(e);
@@ -521,6 +565,7 @@ impl<'a> Walker<'a> {
             last: idx,
             hint,
             article_body,
+            hint_key,
         });
         self.stack.push(Frame {
             el: idx,

@@ -333,6 +333,81 @@ fn mutate(page: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
     out
 }
 
+/// Sentences of running prose, each different, `n` of them from `seed`.
+fn prose(seed: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("The {seed} section goes on with point {i}, which a reader follows to the end of the sentence."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn article_split_over_builder_widgets_is_kept_whole_and_the_sidebar_dropped() {
+    // A page builder wraps every section in the same `widget` class, and the
+    // sidebar's text boxes are widgets too.
+    let section = |name: &str| {
+        format!(
+            r#"<div class="pb-element pb-element-{name}7f3 pb-widget"><div class="pb-widget-container">
+               <h2>About the {name}</h2><p>{}</p><p>{}</p></div></div>"#,
+            prose(name, 3),
+            prose(&format!("{name} second"), 2)
+        )
+    };
+    let page = format!(
+        r#"<html><body><div class="page"><div class="content">{}{}{}</div>
+           <aside class="sidebar"><div class="textwidget"><p>{}</p></div></aside></div></body></html>"#,
+        section("harbour"),
+        section("lighthouse"),
+        section("ferry"),
+        prose("sidebar advertisement", 2)
+    );
+    let ex = extract(page.as_bytes(), None, None, &Options::default()).expect("extracts");
+    for part in [
+        "harbour section",
+        "lighthouse section",
+        "ferry second section",
+    ] {
+        assert!(
+            ex.text.contains(part),
+            "{part:?} missing from {:?}",
+            ex.text
+        );
+    }
+    assert!(
+        !ex.text.contains("sidebar"),
+        "sidebar leaked: {:?}",
+        ex.text
+    );
+}
+
+#[test]
+fn article_whose_every_container_looks_like_furniture_is_still_found() {
+    // The post sits in a `<header>` whose class also says `meta`: under the
+    // hints nothing scores, yet a reader sees the article at once.
+    let page = format!(
+        r#"<html><body><nav><a href="/">Home</a> <a href="/blog">Blog</a></nav>
+           <header class="post-meta-section"><h1>Tending a winter garden</h1>
+           <p>{}</p><p>{}</p><p>{}</p></header>
+           <footer><p>Copyright 2026 Garden Notes</p></footer></body></html>"#,
+        prose("frost", 3),
+        prose("mulch", 3),
+        prose("seedling", 3)
+    );
+    let ex = extract(page.as_bytes(), None, None, &Options::default()).expect("extracts");
+    for part in ["frost section", "mulch section", "seedling section"] {
+        assert!(
+            ex.text.contains(part),
+            "{part:?} missing from {:?}",
+            ex.text
+        );
+    }
+    assert!(
+        !ex.text.contains("Copyright"),
+        "footer leaked: {:?}",
+        ex.text
+    );
+}
+
 // Few cases here so `cargo test` stays quick; the long run sets PROPTEST_CASES.
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
