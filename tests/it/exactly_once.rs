@@ -222,16 +222,7 @@ async fn feed_in_two_steps(
         })
         .mount(server)
         .await;
-    for i in 0..n {
-        Mock::given(path(format!("/p/{i}")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html")
-                    .set_body_string(support::article_page(i)),
-            )
-            .mount(server)
-            .await;
-    }
+    support::serve_article_pages(server, n).await;
     format!("{base}/feed.rss")
 }
 
@@ -347,16 +338,7 @@ async fn feed_with_a_huge_page(server: &MockServer) -> String {
         )))
         .mount(server)
         .await;
-    for i in 0..2 {
-        Mock::given(path(format!("/p/{i}")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html")
-                    .set_body_string(support::article_page(i)),
-            )
-            .mount(server)
-            .await;
-    }
+    support::serve_article_pages(server, 2).await;
     Mock::given(path("/huge"))
         .respond_with(
             ResponseTemplate::new(200)

@@ -25,16 +25,7 @@ async fn feed(server: &MockServer, n: usize) -> String {
         )))
         .mount(server)
         .await;
-    for i in 0..n {
-        Mock::given(path(format!("/p/{i}")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html")
-                    .set_body_string(support::article_page(i)),
-            )
-            .mount(server)
-            .await;
-    }
+    support::serve_article_pages(server, n).await;
     format!("{base}/feed.rss")
 }
 

@@ -196,16 +196,7 @@ async fn feed_with_validators(server: &MockServer) -> String {
         )
         .mount(server)
         .await;
-    for i in 0..3 {
-        Mock::given(path(format!("/p/{i}")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html")
-                    .set_body_string(support::article_page(i)),
-            )
-            .mount(server)
-            .await;
-    }
+    support::serve_article_pages(server, 3).await;
     format!("{base}/feed.rss")
 }
 

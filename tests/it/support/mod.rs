@@ -73,6 +73,20 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// Serves [`article_page`] `i` at `/p/i` for each `i` below `n`.
+pub async fn serve_article_pages(server: &wiremock::MockServer, n: usize) {
+    for i in 0..n {
+        wiremock::Mock::given(wiremock::matchers::path(format!("/p/{i}")))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string(article_page(i)),
+            )
+            .mount(server)
+            .await;
+    }
+}
+
 /// A news page of its own for item `i`: a headline and a few paragraphs whose
 /// words differ from every other `i`'s, so no two pages are copies.
 pub fn article_page(i: usize) -> String {
