@@ -377,9 +377,18 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
             }
         });
     }
-    let store = Store::open(&cfg.state)
-        .await
-        .context("opening the state store")?;
+    if cfg.cluster.is_some() && once {
+        bail!(
+            "{}: `run --once` polls every feed from one process; with [cluster] run the daemon",
+            cfg.origin
+        );
+    }
+    let store = match &cfg.cluster {
+        // The writer's lock is one process's at a time, taken in the cluster.
+        Some(_) => Store::open_member(&cfg.state).await,
+        None => Store::open(&cfg.state).await,
+    }
+    .context("opening the state store")?;
     let counters = Arc::new(Counters::default());
     if let Some(page) = &cfg.web {
         let listener = bind(page.listen, "status page listening").await?;
@@ -398,16 +407,26 @@ async fn daemon(cfg: Config, http: http::Client, once: bool) -> anyhow::Result<i
             }
         });
     }
-    let source = Box::new(FeedSource {
-        feeds: cfg.feeds.clone(),
-        poll: cfg.poll.clone(),
-        http: Arc::new(http),
-        once,
-        sequential: false,
-    });
-    let mode = if once { Mode::OneShot } else { Mode::Daemon };
-    let run = pipeline::run_on(&cfg, &store, source, mode, shutdown.clone(), counters);
-    let code = run_to_end(run, &shutdown, cfg.pipeline.shutdown_grace).await;
+    let grace = cfg.pipeline.shutdown_grace;
+    let code = match &cfg.cluster {
+        Some(cluster) => {
+            let run = crate::cluster::run(&cfg, cluster, &store, http, shutdown.clone(), counters);
+            run_to_end(run, &shutdown, grace).await
+        }
+        None => {
+            let source = Box::new(FeedSource {
+                feeds: cfg.feeds.clone(),
+                poll: cfg.poll.clone(),
+                http: Arc::new(http),
+                once,
+                sequential: false,
+                share: None,
+            });
+            let mode = if once { Mode::OneShot } else { Mode::Daemon };
+            let run = pipeline::run_on(&cfg, &store, source, mode, shutdown.clone(), counters);
+            run_to_end(run, &shutdown, grace).await
+        }
+    };
     store.close().await;
     code
 }
@@ -478,6 +497,7 @@ async fn replay(dir: &Path, config: Option<&Path>, out: Option<PathBuf>) -> anyh
             http: http.clone(),
             once: true,
             sequential: true,
+            share: None,
         });
         total.add(pipeline::run(&cfg, source, Mode::OneShot, shutdown.clone()).await?);
     }

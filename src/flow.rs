@@ -106,6 +106,9 @@ pub enum Outcome {
     Written { record: String },
     /// It left without a record, for good: a duplicate, no article text.
     Skipped,
+    /// Handed to another process of the cluster, durably (a JetStream
+    /// stream), with the id of its record when it got that far: done here.
+    Handed { record: Option<String> },
 }
 
 /// A source's callback for one document. Called once, when the document

@@ -14,6 +14,7 @@
 //! [`config`].
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dedup;
 pub mod extract;

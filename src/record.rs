@@ -38,7 +38,7 @@ pub enum OriginKind {
 }
 
 /// What the feed said about an item, used to fill gaps extraction leaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FeedHints {
     pub title: Option<String>,
     pub summary: Option<String>,
@@ -138,7 +138,7 @@ pub struct Tags {
 
 /// A document once its text is extracted: everything its record will say
 /// but the dedup verdict and the tags, which the later stages find.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Article {
     pub id: String,
     pub url: Option<String>,

@@ -107,6 +107,108 @@ pub struct Config {
     pub web: Option<web::Config>,
     pub feeds: Vec<Feed>,
     pub sinks: Vec<sink::Config>,
+    /// `[cluster]`: this process is one of several sharing the pipeline.
+    pub cluster: Option<Cluster>,
+}
+
+/// `[cluster]`: processes started with the same config share one pipeline
+/// through NATS JetStream (the work) and the PostgreSQL state store (the
+/// state, the leases, the writer's lock).
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// The NATS server(s), as for the nats sink.
+    pub nats: String,
+    /// Prefix of the cluster's streams and subjects, and of its lease table:
+    /// two clusters can share one NATS and one database.
+    pub name: String,
+    /// This process's name in leases and logs; unique in the cluster.
+    pub node: String,
+    /// Hosts are hashed into this many partitions; a partition's feeds and
+    /// pages are polled and fetched by the process that leases it.
+    pub partitions: u32,
+    /// A lease not renewed for this long passes to another process.
+    pub lease: Duration,
+    /// A message taken but not acknowledged for this long is delivered again
+    /// (the process that took it died).
+    pub ack_wait: Duration,
+}
+
+impl Cluster {
+    fn read(
+        s: &mut Section<'_>,
+        state: &state::Location,
+        http: &http::Config,
+        sinks: &[sink::Config],
+    ) -> Option<Cluster> {
+        let nats = s.str("nats")?;
+        for problem in sink::validate_nats(nats, "tidings.check", None) {
+            s.problem("nats", problem);
+        }
+        let name = s.str("name").unwrap_or("tidings").to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            s.problem(
+                "name",
+                "letters, digits, '_' and '-' only (it names streams and tables)",
+            );
+        }
+        let node = match s.str("node") {
+            Some(node) => node.to_string(),
+            None => default_node(),
+        };
+        let partitions = s.int("partitions", 64, 1..=4096) as u32;
+        let lease = Duration::from_secs(s.int("lease_secs", 60, 2..=3600));
+        let ack_wait = Duration::from_secs(s.int("ack_wait_secs", 60, 1..=86_400));
+        // A fetch starts only while the lease has longer to run than the
+        // request may take (see cluster::leases): below twice the timeout
+        // a held lease would never have that long left.
+        if lease < 2 * http.timeout {
+            s.problem(
+                "lease_secs",
+                format!(
+                    "must be at least twice [http] timeout_secs ({}s)",
+                    http.timeout.as_secs()
+                ),
+            );
+        }
+        if state.postgres.is_none() {
+            s.problem(
+                "nats",
+                "a cluster keeps its state in PostgreSQL: set [state] url",
+            );
+        }
+        for sink in sinks {
+            if matches!(sink, sink::Config::Jsonl(_) | sink::Config::Stdout(_)) {
+                s.problem(
+                    "nats",
+                    format!(
+                        "sink {} writes on whichever node is the writer at the time: in a \
+                         cluster use postgres or nats sinks",
+                        sink.place()
+                    ),
+                );
+            }
+        }
+        Some(Cluster {
+            nats: nats.to_string(),
+            name,
+            node,
+            partitions,
+            lease,
+            ack_wait,
+        })
+    }
+}
+
+/// `host-pid`: unique on one machine and readable in logs.
+fn default_node() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "node".to_string());
+    format!("{host}-{}", std::process::id())
 }
 
 #[derive(Debug, Clone)]
@@ -350,8 +452,12 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
     } else {
         sinks
     };
+    let mut s = root.table("cluster");
+    let cluster = Cluster::read(&mut s, &state, &http, &sinks);
+    s.finish();
     Config {
         origin: origin.to_string(),
+        cluster,
         state,
         pipeline,
         extract,

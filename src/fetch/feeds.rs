@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::http::{self, FetchError};
 use super::local::FeedItem;
+use super::share::{Hold, PageJob, Share};
 use crate::flow::{Ack, Body, Document, Outcome, Source, SourceContext};
 use crate::record::{Origin, OriginKind, timestamp};
 use crate::redact;
@@ -152,6 +153,8 @@ pub struct FeedSource {
     /// Poll the feeds one after another (replay), so that every run sees the
     /// items in the same order and makes the same dedup decisions.
     pub sequential: bool,
+    /// In a cluster: the hosts this process polls and fetches; `None`: all.
+    pub share: Option<Arc<dyn Share>>,
 }
 
 impl Source for FeedSource {
@@ -252,6 +255,7 @@ fn item_ack(store: Store, key: ItemKey, ticket: Arc<PollTicket>, claim: Option<P
         let (status, record) = match outcome {
             Outcome::Written { record } => (ItemStatus::Written, Some(record)),
             Outcome::Skipped => (ItemStatus::Skipped, None),
+            Outcome::Handed { record } => (ItemStatus::Handed, record),
         };
         store.send(move |s| {
             if let Err(e) = s.mark_item(&key, status, record.as_deref()) {
@@ -268,6 +272,14 @@ fn item_ack(store: Store, key: ItemKey, ticket: Arc<PollTicket>, claim: Option<P
 }
 
 /// Everything a feed task needs.
+/// Whether this process sends a request to a host now.
+enum Held {
+    /// Yes, under this hold (`None` outside a cluster).
+    Here(Option<Hold>),
+    /// Another process of the cluster does.
+    Elsewhere,
+}
+
 struct Poller {
     source: FeedSource,
     ctx: SourceContext,
@@ -321,6 +333,17 @@ impl Poller {
             if self.ctx.shutdown.is_cancelled() {
                 return Ok(());
             }
+            let hold = match self.hold(&feed.url) {
+                Held::Here(hold) => hold,
+                Held::Elsewhere => {
+                    // Polled by the process holding its host; the schedule
+                    // it keeps is read again when this one holds the host.
+                    self.wait_for_share().await;
+                    let u = url.clone();
+                    fs = store.call(move |s| s.feed(&u)).await?.unwrap_or_default();
+                    continue;
+                }
+            };
             // The cursor advances in the store once a poll's items are all
             // finished (see `PollTicket`), so the store, not this task's copy,
             // holds the validators the next request must carry.
@@ -331,7 +354,7 @@ impl Poller {
                 .unwrap_or_default()
                 .validators;
             let span = tracing::info_span!("poll", feed = %url, feed_name = feed.name.as_deref());
-            fs = self.poll(&feed, fs).instrument(span).await?;
+            fs = self.poll(&feed, fs, hold).instrument(span).await?;
             self.save(&url, &fs).await?;
             if self.source.once {
                 return Ok(());
@@ -343,6 +366,27 @@ impl Poller {
     /// another process, or the status page), looking at its state in the
     /// store every `min_interval`, the shortest wait between two polls;
     /// its state once revived, `None` at shutdown.
+    /// Whether this process polls or fetches `url`'s host now.
+    fn hold(&self, url: &url::Url) -> Held {
+        match &self.source.share {
+            None => Held::Here(None),
+            Some(share) => share
+                .hold(url)
+                .map_or(Held::Elsewhere, |h| Held::Here(Some(h))),
+        }
+    }
+
+    /// Until the hosts this process holds change, or the run stops.
+    async fn wait_for_share(&self) {
+        let Some(share) = &self.source.share else {
+            return;
+        };
+        tokio::select! {
+            () = share.changed() => {}
+            () = self.ctx.shutdown.cancelled() => {}
+        }
+    }
+
     async fn revived(&self, url: &str) -> anyhow::Result<Option<FeedState>> {
         loop {
             tokio::select! {
@@ -363,7 +407,14 @@ impl Poller {
     }
 
     /// One poll: fetch, parse, send the new items; returns the feed's new state.
-    async fn poll(&self, feed: &Feed, mut fs: FeedState) -> anyhow::Result<FeedState> {
+    /// Polls the feed under `hold` (given up once the feed's response is
+    /// in: its items' pages take holds of their own).
+    async fn poll(
+        &self,
+        feed: &Feed,
+        mut fs: FeedState,
+        hold: Option<Hold>,
+    ) -> anyhow::Result<FeedState> {
         let url = feed.shown();
         let cfg = &self.source.poll;
         let now = Utc::now();
@@ -373,6 +424,7 @@ impl Poller {
             .http
             .get(&feed.url, &fs.validators, &feed.url.origin())
             .await;
+        drop(hold);
         let parsed = result.and_then(|resp| {
             if resp.status == 304 {
                 return Ok((resp, None));
@@ -582,12 +634,38 @@ impl Poller {
                 claim
             }
         };
-        match self
+        let hold = match self.hold(&link) {
+            Held::Here(hold) => hold,
+            Held::Elsewhere => {
+                let share = self
+                    .source
+                    .share
+                    .clone()
+                    .expect("held elsewhere only in a cluster");
+                let job = PageJob {
+                    url: link.to_string(),
+                    feed_origin: feed.ascii_serialization(),
+                    feed: key.feed.clone(),
+                    guid: key.guid.clone(),
+                    page: key.page.clone(),
+                    seen: key.seen,
+                    origin: document.origin,
+                    hints: document.hints,
+                };
+                share.hand_off(job).await?;
+                tracing::debug!("page handed to the process fetching its host");
+                let handed = Outcome::Handed { record: None };
+                item_ack(store.clone(), key, found.ticket, claim).done(handed);
+                return Ok(None);
+            }
+        };
+        let fetched = self
             .source
             .http
             .get(&link, &Validators::default(), feed)
-            .await
-        {
+            .await;
+        drop(hold);
+        match fetched {
             Ok(resp) => {
                 metrics::counter!("tidings_pages_total", "outcome" => "ok").increment(1);
                 document.url = Some(resp.url.to_string());

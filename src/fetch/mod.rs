@@ -1,7 +1,8 @@
 //! The source stage: where documents come from. `feeds` polls feeds and
 //! fetches their pages through `http`, the one choke point for remote bytes;
 //! `local` reads files, folders, feed files and standard input; `opml`
-//! reads and writes feed lists.
+//! reads and writes feed lists; `share` is how a process of a cluster
+//! shares hosts with the others.
 
 pub mod feeds;
 pub mod health;
@@ -9,3 +10,4 @@ pub mod http;
 pub mod local;
 pub mod opml;
 pub mod parse;
+pub mod share;

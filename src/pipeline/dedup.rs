@@ -13,7 +13,7 @@ use crate::dedup::{self, Fingerprint, Keys};
 use crate::extract;
 use crate::flow::{Ack, Outcome};
 use crate::observe::Counters;
-use crate::record::{Article, DupMethod, Duplicate};
+use crate::record::{Article, DupMethod, Duplicate, Tags};
 use crate::sink::{Targets, targets};
 use crate::state::{Delivery, Store};
 
@@ -24,6 +24,8 @@ pub struct Checked {
     pub verdict: Option<Duplicate>,
     /// The run's sinks that do not hold it yet.
     pub targets: Targets,
+    /// Its tags, when it came tagged (see [`Parsed::tags`]).
+    pub tags: Option<Tags>,
     pub ack: Ack,
 }
 
@@ -105,6 +107,7 @@ pub async fn stage(
             fingerprint: parsed.fingerprint,
             verdict,
             targets,
+            tags: parsed.tags,
             ack: parsed.ack,
         };
         if tx.send(checked).await.is_err() {

@@ -12,7 +12,8 @@ use crate::dedup::Fingerprint;
 use crate::extract;
 use crate::flow::{Ack, Document, Outcome};
 use crate::observe::Counters;
-use crate::record::{Article, OriginKind, cap_text};
+use crate::record::{Article, OriginKind, Tags, cap_text};
+use crate::tag::Tagger;
 
 /// An extracted document, on its way to dedup.
 pub struct Parsed {
@@ -21,6 +22,9 @@ pub struct Parsed {
     /// The seed id the document *is*, when it was read from the seed corpus
     /// itself: a seed is not a copy of itself.
     pub own_seed: Option<String>,
+    /// Found already when the document was tagged beside its extraction
+    /// (a cluster's front half); else the tag stage finds them.
+    pub tags: Option<Tags>,
     pub ack: Ack,
 }
 
@@ -46,18 +50,24 @@ impl Limits {
 /// One extraction worker: a thread of its own for as long as the stage
 /// runs, blocking on the channels (a page's extraction takes milliseconds of
 /// CPU; an async hop per page would leave the core idle between pages).
+/// With a `tagger` it tags what it extracted too (see
+/// [`super::run_front`]).
 pub async fn worker(
     rx: Receiver<Document>,
     tx: Sender<Parsed>,
     limits: Limits,
+    tagger: Option<Arc<Tagger>>,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
         while let Ok(doc) = rx.recv_blocking() {
             let started = Instant::now();
-            let parsed = parse(doc, &limits, &counters);
+            let mut parsed = parse(doc, &limits, &counters);
             metrics::histogram!("tidings_stage_seconds", "stage" => "extract")
                 .record(started.elapsed().as_secs_f64());
+            if let (Some(parsed), Some(tagger)) = (&mut parsed, &tagger) {
+                parsed.tags = Some(super::tag::tag(tagger, &parsed.article));
+            }
             if let Some(parsed) = parsed
                 && tx.send_blocking(parsed).is_err()
             {
@@ -100,6 +110,7 @@ fn parse(doc: Document, limits: &Limits, counters: &Counters) -> Option<Parsed> 
         article,
         fingerprint,
         own_seed,
+        tags: None,
         ack: doc.ack,
     })
 }

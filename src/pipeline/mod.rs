@@ -7,6 +7,12 @@
 //! Source --Document--> extract (N) --Parsed--> dedup --Checked--> tag (N) --Tagged--> sink
 //! ```
 //!
+//! A cluster splits it in two halves joined by a durable stream: every
+//! process runs the front ([`run_front`]: source, extract and tag, then
+//! [`Handoff`]), one process at a time the back ([`run_back`]: an [`Intake`]
+//! from that stream, then dedup and sink), so that dedup sees every record
+//! in one order.
+//!
 //! Only the source watches the shutdown token. When it stops, it drops its
 //! sender; each later stage runs until its receiver is closed and empty, then
 //! drops its own sender, so everything in flight drains into the sinks. The
@@ -16,6 +22,7 @@
 
 mod dedup;
 mod extract;
+mod handoff;
 mod sink;
 mod tag;
 
@@ -24,10 +31,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_channel::Sender;
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use dedup::build_index;
+pub use extract::Parsed;
+pub use handoff::{Handoff, Sent};
 pub use tag::load_tagger;
 
 use crate::config::Config;
@@ -35,6 +45,7 @@ use crate::flow::{Document, Source, SourceContext};
 use crate::observe::{Counters, Summary};
 use crate::sink::Outputs;
 use crate::state::Store;
+use crate::tag::Tagger;
 
 /// How a run waits for its sinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +86,121 @@ pub async fn run_on(
     counters: Arc<Counters>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    let mut tasks = Tasks::new(&shutdown);
+    let (to_dedup, mut queues) = spawn_back(&mut tasks, cfg, store, mode, &counters).await?;
+    queues.extend(spawn_front(
+        &mut tasks, cfg, store, source, to_dedup, None, &counters,
+    ));
+    tokio::spawn(report_queue_depths(counters.clone(), queues));
+    tasks.join().await?;
+    Ok(counters.summary(started.elapsed()))
+}
+
+/// The front half of a cluster's pipeline, on every process: the source,
+/// extraction and tagging, then `handoff` (the stream the writer reads).
+/// A document is acknowledged to its source once `handoff` holds it.
+pub async fn run_front(
+    cfg: &Config,
+    store: &Store,
+    source: Box<dyn Source>,
+    handoff: Arc<dyn Handoff>,
+    shutdown: CancellationToken,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut tasks = Tasks::new(&shutdown);
+    let (to_handoff, handoff_rx) = async_channel::bounded(cfg.pipeline.channel_capacity);
+    let mut queues = vec![("handoff", depth(&to_handoff))];
+    tasks.spawn(handoff::stage(handoff_rx, handoff, counters.clone()));
+    let tagger = Arc::new(load_tagger(cfg)?);
+    queues.extend(spawn_front(
+        &mut tasks,
+        cfg,
+        store,
+        source,
+        to_handoff,
+        Some(tagger),
+        &counters,
+    ));
+    tokio::spawn(report_queue_depths(counters.clone(), queues));
+    tasks.join().await?;
+    Ok(counters.summary(started.elapsed()))
+}
+
+/// What feeds the back half of a pipeline with documents extracted (and
+/// tagged) elsewhere: the cluster's hand-off stream, on its writer.
+pub trait Intake: Send {
+    /// Sends until there is no more or `shutdown` is cancelled; `Err` only
+    /// when it cannot go on.
+    fn run(
+        self: Box<Self>,
+        tx: Sender<Parsed>,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<()>>;
+}
+
+/// The back half of a cluster's pipeline, on its writer: dedup and the
+/// sinks, fed by `intake`.
+pub async fn run_back(
+    cfg: &Config,
+    store: &Store,
+    intake: Box<dyn Intake>,
+    mode: Mode,
+    shutdown: CancellationToken,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut tasks = Tasks::new(&shutdown);
+    let (to_dedup, queues) = spawn_back(&mut tasks, cfg, store, mode, &counters).await?;
+    let stop = tasks.stop.clone();
+    tasks.spawn(intake.run(to_dedup, stop));
+    tokio::spawn(report_queue_depths(counters.clone(), queues));
+    tasks.join().await?;
+    Ok(counters.summary(started.elapsed()))
+}
+
+/// The source and the extract workers, sending into `to_next`; with a
+/// `tagger`, each worker tags what it extracted too.
+fn spawn_front(
+    tasks: &mut Tasks,
+    cfg: &Config,
+    store: &Store,
+    source: Box<dyn Source>,
+    to_next: Sender<Parsed>,
+    tagger: Option<Arc<Tagger>>,
+    counters: &Arc<Counters>,
+) -> Vec<(&'static str, DepthProbe)> {
+    let (to_extract, extract_rx) =
+        async_channel::bounded::<Document>(cfg.pipeline.channel_capacity);
+    let queues = vec![("extract", depth(&to_extract))];
+    tasks.spawn(source.run(SourceContext {
+        tx: to_extract,
+        store: store.clone(),
+        counters: counters.clone(),
+        shutdown: tasks.stop.clone(),
+    }));
+    for _ in 0..cfg.pipeline.extract_workers {
+        tasks.spawn(extract::worker(
+            extract_rx.clone(),
+            to_next.clone(),
+            extract::Limits::of(cfg),
+            tagger.clone(),
+            counters.clone(),
+        ));
+    }
+    queues
+}
+
+/// Dedup, tagging (of what is not tagged yet) and the sinks; returns where
+/// their input goes. The dedup index is built and the sinks opened (and
+/// caught up with the store) before anything is sent.
+async fn spawn_back(
+    tasks: &mut Tasks,
+    cfg: &Config,
+    store: &Store,
+    mode: Mode,
+    counters: &Arc<Counters>,
+) -> anyhow::Result<(Sender<Parsed>, Vec<(&'static str, DepthProbe)>)> {
     let delivered = store
         .call(|s| s.delivered())
         .await
@@ -85,50 +211,15 @@ pub async fn run_on(
     let patience = (mode == Mode::OneShot).then_some(cfg.pipeline.sink_wait);
     let outputs = Outputs::open(&cfg.sinks, store, patience).await?;
     let cap = cfg.pipeline.channel_capacity;
-    let (to_extract, extract_rx) = async_channel::bounded::<Document>(cap);
-    let (to_dedup, dedup_rx) = async_channel::bounded(cap);
+    let (to_dedup, dedup_rx) = async_channel::bounded::<Parsed>(cap);
     let (to_tag, tag_rx) = async_channel::bounded(cap);
     let (to_sink, sink_rx) = async_channel::bounded(cap);
-    tokio::spawn(report_queue_depths(
-        counters.clone(),
-        vec![
-            ("extract", depth(&to_extract)),
-            ("dedup", depth(&to_dedup)),
-            ("tag", depth(&to_tag)),
-            ("sink", depth(&to_sink)),
-        ],
-    ));
-
-    // A stage that fails stops the source too, so the rest drains and the run
-    // ends instead of polling into a pipeline that no longer moves.
-    let stop = shutdown.child_token();
-    let mut tasks: Vec<JoinHandle<anyhow::Result<()>>> = Vec::new();
-    let mut spawn = |stage: BoxStage| {
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let result = stage.await;
-            if result.is_err() {
-                stop.cancel();
-            }
-            result
-        }));
-    };
-    spawn(source.run(SourceContext {
-        tx: to_extract,
-        store: store.clone(),
-        counters: counters.clone(),
-        shutdown: stop.clone(),
-    }));
-    for _ in 0..cfg.pipeline.extract_workers {
-        spawn(Box::pin(extract::worker(
-            extract_rx.clone(),
-            to_dedup.clone(),
-            extract::Limits::of(cfg),
-            counters.clone(),
-        )));
-    }
-    drop((extract_rx, to_dedup));
-    spawn(Box::pin(dedup::stage(
+    let queues = vec![
+        ("dedup", depth(&to_dedup)),
+        ("tag", depth(&to_tag)),
+        ("sink", depth(&to_sink)),
+    ];
+    tasks.spawn(dedup::stage(
         dedup_rx,
         to_tag,
         dedup::Stage {
@@ -139,16 +230,12 @@ pub async fn run_on(
             window: cfg.dedup.window,
         },
         counters.clone(),
-    )));
+    ));
     for _ in 0..cfg.pipeline.tag_workers {
-        spawn(Box::pin(tag::worker(
-            tag_rx.clone(),
-            to_sink.clone(),
-            tagger.clone(),
-        )));
+        tasks.spawn(tag::worker(tag_rx.clone(), to_sink.clone(), tagger.clone()));
     }
     drop((tag_rx, to_sink));
-    spawn(Box::pin(sink::stage(
+    tasks.spawn(sink::stage(
         sink_rx,
         outputs,
         store.clone(),
@@ -161,23 +248,51 @@ pub async fn run_on(
             most: w.keep_records,
         }),
         counters.clone(),
-    )));
-
-    let mut first_error = None;
-    for task in tasks {
-        let result = task.await.context("pipeline task panicked").and_then(|r| r);
-        if let Err(e) = result {
-            tracing::error!("pipeline stage stopped: {e:#}");
-            first_error.get_or_insert(e);
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(counters.summary(started.elapsed())),
-    }
+    ));
+    Ok((to_dedup, queues))
 }
 
-type BoxStage = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+/// The stages of a run. A stage that fails stops the source too, so the
+/// rest drains and the run ends instead of polling into a pipeline that no
+/// longer moves.
+struct Tasks {
+    /// Watched by the source (or intake) alone.
+    stop: CancellationToken,
+    handles: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Tasks {
+    fn new(shutdown: &CancellationToken) -> Tasks {
+        Tasks {
+            stop: shutdown.child_token(),
+            handles: Vec::new(),
+        }
+    }
+
+    fn spawn(&mut self, stage: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        let stop = self.stop.clone();
+        self.handles.push(tokio::spawn(async move {
+            let result = stage.await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        }));
+    }
+
+    /// Waits for every stage; the first error, when any failed.
+    async fn join(self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        for task in self.handles {
+            let result = task.await.context("pipeline task panicked").and_then(|r| r);
+            if let Err(e) = result {
+                tracing::error!("pipeline stage stopped: {e:#}");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
 
 /// How full a queue is, while it exists. A weak handle: the probe never keeps
 /// a channel open.

@@ -31,7 +31,7 @@ use crate::settings::{Dirs, Section};
 pub use jsonl::{
     Config as JsonlConfig, JsonlSink, Rewritten, key_of as jsonl_key, rewrite as rewrite_jsonl,
 };
-pub use nats::{Config as NatsConfig, NatsError, NatsSink, validate_nats};
+pub use nats::{Config as NatsConfig, NatsError, NatsSink, connect as connect_nats, validate_nats};
 pub use outputs::{Delivered, Outputs, Targets, targets};
 pub use postgres::{
     Config as PostgresConfig, PostgresError, PostgresSink, Retagged, TABLE_VERSION,

@@ -113,6 +113,40 @@ impl NatsError {
     }
 }
 
+/// A client of the servers in `url` (credentials as userinfo: `user:pass@`
+/// or `token@`). It connects in the background and reconnects by itself,
+/// logging each change; the first request waits for it.
+pub async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
+    let target = redact::url(url);
+    let events_target = target.clone();
+    let (servers, credentials) = split_credentials(url);
+    let options = match credentials {
+        Some(Credentials::UserPassword(user, pass)) => {
+            ConnectOptions::with_user_and_password(user, pass)
+        }
+        Some(Credentials::Token(token)) => ConnectOptions::with_token(token),
+        None => ConnectOptions::new(),
+    };
+    options
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let target = events_target.clone();
+            async move {
+                match event {
+                    Event::Connected => tracing::info!(server = %target, "nats connected"),
+                    Event::Disconnected => {
+                        tracing::warn!(server = %target, "nats disconnected, reconnecting")
+                    }
+                    other => tracing::debug!(server = %target, event = %other, "nats event"),
+                }
+            }
+        })
+        .connect(servers)
+        .await
+        .map_err(|e| NatsError::Config(format!("{target}: {e}")))
+}
+
 /// Problems with a nats sink's settings, one message each, for `tidings
 /// check`. Empty when the settings are usable.
 pub fn validate_nats(url: &str, subject: &str, stream: Option<&str>) -> Vec<String> {
@@ -335,35 +369,7 @@ impl NatsSink {
             return Err(NatsError::Config(problems.join("; ")));
         }
         let target = redact::url(url);
-        let events_target = target.clone();
-        let (servers, credentials) = split_credentials(url);
-        let options = match credentials {
-            Some(Credentials::UserPassword(user, pass)) => {
-                ConnectOptions::with_user_and_password(user, pass)
-            }
-            Some(Credentials::Token(token)) => ConnectOptions::with_token(token),
-            None => ConnectOptions::new(),
-        };
-        let client = options
-            // Connecting happens in the background, with the client's own
-            // reconnect loop; the stream setup below waits for it.
-            .retry_on_initial_connect()
-            .connection_timeout(Duration::from_secs(5))
-            .event_callback(move |event| {
-                let target = events_target.clone();
-                async move {
-                    match event {
-                        Event::Connected => tracing::info!(server = %target, "nats connected"),
-                        Event::Disconnected => {
-                            tracing::warn!(server = %target, "nats disconnected, reconnecting")
-                        }
-                        other => tracing::debug!(server = %target, event = %other, "nats event"),
-                    }
-                }
-            })
-            .connect(servers)
-            .await
-            .map_err(|e| NatsError::Config(format!("{target}: {e}")))?;
+        let client = connect(url).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
             .build(client);

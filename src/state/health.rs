@@ -153,7 +153,7 @@ impl State {
         let state = self.feed(url)?;
         let arrivals = self.arrivals(url)?;
         let counts = self.db.query_one(
-            "SELECT COUNT(*), COUNT(record_id) FILTER (WHERE status = 'written')
+            "SELECT COUNT(*), COUNT(record_id) FILTER (WHERE status IN ('written', 'handed'))
              FROM items WHERE feed = ?1",
             args![url],
         )?;

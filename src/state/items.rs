@@ -30,6 +30,9 @@ pub enum ItemStatus {
     Skipped,
     /// Failed and will be tried again at the next poll.
     Pending,
+    /// In a cluster: handed on through a durable stream (its page to the
+    /// process that fetches the page's host, its record to the writer).
+    Handed,
 }
 
 impl ItemStatus {
@@ -38,6 +41,7 @@ impl ItemStatus {
             ItemStatus::Written => "written",
             ItemStatus::Skipped => "skipped",
             ItemStatus::Pending => "pending",
+            ItemStatus::Handed => "handed",
         }
     }
 }
@@ -97,6 +101,11 @@ impl State {
     fn finished(&self, status: &str, record: Option<&str>) -> Result<bool, StateError> {
         if status == ItemStatus::Pending.as_str() {
             return Ok(false);
+        }
+        // Another process of the cluster finishes it: the stream it went to
+        // keeps it until then.
+        if status == ItemStatus::Handed.as_str() {
+            return Ok(true);
         }
         let Some(record) = record.filter(|_| status == ItemStatus::Written.as_str()) else {
             return Ok(true);

@@ -231,6 +231,20 @@ impl State {
         Ok(state)
     }
 
+    /// Opens the PostgreSQL store as one process of a cluster: created when
+    /// missing, without the writer's lock (the cluster's writer takes it
+    /// with [`State::open`]).
+    pub fn open_member(at: &Location) -> Result<State, StateError> {
+        create_dir(&at.dir)?;
+        let Some(pg) = &at.postgres else {
+            return Err(StateError::Unusable {
+                place: at.describe(),
+                message: "a cluster keeps its state in PostgreSQL ([state] url)".to_string(),
+            });
+        };
+        Ok(State::new(postgres::open_member(pg)?, &at.dir))
+    }
+
     /// Opens an existing store to read it beside a running writer (SQLite's
     /// WAL lets readers in); `None` when there is no store yet.
     pub fn open_read_only(at: &Location) -> Result<Option<State>, StateError> {

@@ -130,6 +130,15 @@ pub(super) fn open(at: &PgLocation) -> Result<Db, StateError> {
     Ok(db)
 }
 
+/// Opens the store, laid out, without the writer's lock: for a process of
+/// a cluster, which changes only rows of its own (the feeds and items of the
+/// partitions it leases); the records and sinks are the writer's.
+pub(super) fn open_member(at: &PgLocation) -> Result<Db, StateError> {
+    let db = connect(at)?;
+    set_up(&db, &at.schema)?;
+    Ok(db)
+}
+
 /// Opens an existing store beside a running writer; `None` when there is
 /// none yet (a reading verb creates nothing).
 pub(super) fn open_existing(at: &PgLocation) -> Result<Option<Db>, StateError> {

@@ -29,13 +29,26 @@ pub struct Store {
 impl Store {
     /// Opens the store at `at` (see [`State::open`]) on a new thread.
     pub async fn open(at: &Location) -> Result<Store, StateError> {
+        Store::open_with(at, State::open).await
+    }
+
+    /// Opens the store as one process of a cluster (see
+    /// [`State::open_member`]).
+    pub async fn open_member(at: &Location) -> Result<Store, StateError> {
+        Store::open_with(at, State::open_member).await
+    }
+
+    async fn open_with(
+        at: &Location,
+        open: fn(&Location) -> Result<State, StateError>,
+    ) -> Result<Store, StateError> {
         let (jobs, queue) = mpsc::channel::<Message>();
         let (ready, opened) = oneshot::channel();
         let at = at.clone();
         let thread = std::thread::Builder::new()
             .name("tidings-state".to_string())
             .spawn(move || {
-                let mut state = match State::open(&at) {
+                let mut state = match open(&at) {
                     Ok(state) => {
                         let _ = ready.send(Ok(()));
                         state

@@ -249,6 +249,7 @@ pub async fn run_feeds(
         http,
         once,
         sequential: false,
+        share: None,
     });
     let mode = if once {
         tidings::pipeline::Mode::OneShot

@@ -1,0 +1,208 @@
+//! The cluster's two JetStream streams, both work queues (a message is gone
+//! once acknowledged):
+//!
+//! - `<NAME>_PAGES`, subjects `<name>.pages.<partition>`: pages to fetch,
+//!   from the process that polled the feed to the one that leases the
+//!   page's host; one durable consumer per partition, read by its holder.
+//! - `<NAME>_HANDOFF`, subject `<name>.handoff`: extracted, tagged articles
+//!   on their way to the writer; one durable consumer, `writer`.
+//!
+//! Each message carries an id (`Nats-Msg-Id`: the item, or the record), so a
+//! process that publishes again after a crash adds nothing within the
+//! duplicate window.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{self, RetentionPolicy};
+use async_nats::jetstream::{self, Context as JetStream};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Cluster;
+use crate::dedup::Fingerprint;
+use crate::fetch::share::PageJob;
+use crate::pipeline::{Handoff, Parsed, Sent};
+use crate::record::{Article, Tags};
+
+/// Long enough to cover a process that publishes, dies, and has its work
+/// done again by another once its leases and messages expire.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Bound on one request to the server.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A failed publish is tried again after this long (the client reconnects
+/// by itself meanwhile).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Messages a consumer hands out before their acknowledgements: bounds
+/// what a process takes on at once.
+const MAX_ACK_PENDING: i64 = 512;
+
+/// What travels to the writer: the front half's [`Parsed`] without its
+/// acknowledgement (the message's own stands in for it).
+#[derive(Serialize, Deserialize)]
+pub struct Handed {
+    pub article: Article,
+    pub fingerprint: Fingerprint,
+    pub own_seed: Option<String>,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Clone)]
+pub struct Bus {
+    js: JetStream,
+    name: String,
+    ack_wait: Duration,
+}
+
+impl Bus {
+    /// Connects and makes sure both streams exist.
+    pub async fn open(cluster: &Cluster) -> anyhow::Result<Bus> {
+        let client = crate::sink::connect_nats(&cluster.nats).await?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client);
+        let bus = Bus {
+            js,
+            name: cluster.name.clone(),
+            ack_wait: cluster.ack_wait,
+        };
+        for (stream, subject) in [
+            (bus.stream("PAGES"), format!("{}.pages.*", bus.name)),
+            (bus.stream("HANDOFF"), bus.handoff_subject()),
+        ] {
+            bus.js
+                .get_or_create_stream(stream::Config {
+                    name: stream.clone(),
+                    subjects: vec![subject],
+                    retention: RetentionPolicy::WorkQueue,
+                    duplicate_window: DUPLICATE_WINDOW,
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("creating stream {stream}"))?;
+        }
+        Ok(bus)
+    }
+
+    fn stream(&self, what: &str) -> String {
+        format!(
+            "{}_{what}",
+            self.name.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    fn handoff_subject(&self) -> String {
+        format!("{}.handoff", self.name)
+    }
+
+    /// The consumer of one partition's pages.
+    pub async fn pages(&self, part: u32) -> anyhow::Result<PullConsumer> {
+        self.consumer(
+            &self.stream("PAGES"),
+            &format!("pages-{part}"),
+            format!("{}.pages.{part}", self.name),
+        )
+        .await
+    }
+
+    /// The writer's consumer of the hand-off stream.
+    pub async fn handoff(&self) -> anyhow::Result<PullConsumer> {
+        self.consumer(&self.stream("HANDOFF"), "writer", self.handoff_subject())
+            .await
+    }
+
+    async fn consumer(
+        &self,
+        stream: &str,
+        name: &str,
+        subject: String,
+    ) -> anyhow::Result<PullConsumer> {
+        let stream = self
+            .js
+            .get_stream(stream)
+            .await
+            .with_context(|| format!("opening stream {stream}"))?;
+        stream
+            .get_or_create_consumer(
+                name,
+                pull::Config {
+                    durable_name: Some(name.to_string()),
+                    filter_subject: subject,
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    max_ack_pending: MAX_ACK_PENDING,
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("opening consumer {name}"))
+    }
+
+    /// Publishes until the stream holds the message; `Refused` when it
+    /// never will (larger than the server takes).
+    async fn publish(&self, subject: String, id: String, payload: Vec<u8>) -> anyhow::Result<Sent> {
+        let mut warned = false;
+        loop {
+            let message = PublishMessage::build()
+                .payload(payload.clone().into())
+                .message_id(id.as_str());
+            let acked = match self.js.send_publish(subject.clone(), message).await {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match acked {
+                Ok(_) => return Ok(Sent::Held),
+                Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                    return Ok(Sent::Refused(e.to_string()));
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(
+                            subject,
+                            "publishing to the cluster's stream: {e}; retrying"
+                        );
+                        warned = true;
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+    }
+
+    /// Hands a page to the process that leases its host.
+    pub fn send_page(&self, part: u32, job: PageJob) -> BoxFuture<'static, anyhow::Result<()>> {
+        let bus = self.clone();
+        Box::pin(async move {
+            let id = format!("page {} {}", job.feed, job.guid);
+            let payload = serde_json::to_vec(&job).context("encoding a page job")?;
+            let subject = format!("{}.pages.{part}", bus.name);
+            match bus.publish(subject, id, payload).await? {
+                Sent::Held => Ok(()),
+                Sent::Refused(why) => anyhow::bail!("the pages stream refuses a job: {why}"),
+            }
+        })
+    }
+}
+
+impl Handoff for Bus {
+    fn send(&self, parsed: &Parsed) -> BoxFuture<'static, anyhow::Result<Sent>> {
+        let handed = Handed {
+            article: parsed.article.clone(),
+            fingerprint: parsed.fingerprint.clone(),
+            own_seed: parsed.own_seed.clone(),
+            tags: parsed.tags.clone(),
+        };
+        let bus = self.clone();
+        Box::pin(async move {
+            let payload = serde_json::to_vec(&handed).context("encoding an article")?;
+            let id = format!("record {}", handed.article.id);
+            bus.publish(bus.handoff_subject(), id, payload).await
+        })
+    }
+}
