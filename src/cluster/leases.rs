@@ -148,9 +148,13 @@ impl Table {
         let schema = &at.schema;
         let leases = format!("\"{schema}\".\"{}_leases\"", cluster.name);
         let nodes = format!("\"{schema}\".\"{}_nodes\"", cluster.name);
+        // One transaction under a lock: processes starting together would
+        // otherwise race to create the same tables.
         client
             .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock(hashtext('tidings cluster layout'));
+                 CREATE SCHEMA IF NOT EXISTS \"{schema}\";
                  CREATE TABLE IF NOT EXISTS {leases} (
                      part   INTEGER PRIMARY KEY,
                      holder TEXT,
@@ -159,20 +163,14 @@ impl Table {
                  CREATE TABLE IF NOT EXISTS {nodes} (
                      node TEXT PRIMARY KEY,
                      seen TIMESTAMPTZ NOT NULL
-                 );"
+                 );
+                 INSERT INTO {leases} (part) SELECT generate_series(0, {last})
+                     ON CONFLICT DO NOTHING;
+                 COMMIT;",
+                last = cluster.partitions - 1
             ))
             .await
             .context("laying out the cluster's lease tables")?;
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {leases} (part) SELECT generate_series(0, $1 - 1)
-                     ON CONFLICT DO NOTHING"
-                ),
-                &[&(cluster.partitions as i32)],
-            )
-            .await
-            .context("adding the cluster's partitions")?;
         Ok(Table {
             client,
             leases,

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     &["config"],
     &["pipeline"],
-    &["retag"],
+    &["cluster", "retag"],
     &["cli"],
 ];
 

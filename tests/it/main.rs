@@ -2,6 +2,7 @@
 
 mod architecture;
 mod backfill;
+mod cluster;
 mod config;
 mod daemon;
 mod dedup;
