@@ -58,7 +58,8 @@ pub fn check_schema_name(schema: &str) -> Result<(), String> {
 
 /// The layout, as numbered migrations (the table `migrations` holds the
 /// numbers applied). The first is the layout of the SQLite store's fifth
-/// version; `seq` orders rows as SQLite's `rowid` does.
+/// version, and each later one a later SQLite migration; `seq` orders rows
+/// as SQLite's `rowid` does.
 const MIGRATIONS: &[&str] = &["
     CREATE TABLE records (
         seq           BIGSERIAL NOT NULL,
@@ -116,6 +117,12 @@ const MIGRATIONS: &[&str] = &["
         record   TEXT NOT NULL
     );
     CREATE INDEX recent_at ON recent (at);
+", "
+    CREATE TABLE copies (
+        original TEXT NOT NULL,
+        copy     TEXT NOT NULL,
+        PRIMARY KEY (original, copy)
+    );
 "];
 
 /// A connect (or a statement) that takes longer than this is a server that
