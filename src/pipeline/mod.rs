@@ -136,6 +136,7 @@ pub async fn run_on(
             store: store.clone(),
             sinks: outputs.ids().to_vec(),
             near: cfg.dedup.near,
+            copies: cfg.dedup.copies,
             window: cfg.dedup.window,
         },
         counters.clone(),
