@@ -4,9 +4,9 @@
 //!
 //! It remembers, per feed, its schedule, health and cursor; per item, how it
 //! left the pipeline; per sink, which records it holds; per record, what
-//! dedup needs after a restart; and per original, its copies. A record is
-//! marked here only after the sinks have written it: the store never claims
-//! more than the sinks hold.
+//! dedup needs after a restart and the story it was placed in; and per
+//! original, its copies. A record is marked here only after the sinks have
+//! written it: the store never claims more than the sinks hold.
 //!
 //! [`State`] is the synchronous API over one connection, used by the
 //! one-document verbs; the pipeline reaches it through a [`Store`], which
@@ -23,6 +23,7 @@ mod postgres;
 mod recent;
 mod records;
 mod sinks;
+mod stories;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use postgres::{PgLocation, check_schema_name};
 pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
 pub use sinks::SinkMark;
+pub use stories::StoryMark;
 pub use store::Store;
 
 /// Where the store lives.
@@ -221,6 +223,15 @@ const MIGRATIONS: &[&str] = &[
          copy     TEXT NOT NULL,
          PRIMARY KEY (original, copy)
      ) WITHOUT ROWID;",
+    // 6: the story each record was placed in, and the profile it was
+    // placed with, from which a restart learns the stories again.
+    "CREATE TABLE stories (
+         id      TEXT PRIMARY KEY,
+         story   TEXT NOT NULL,
+         placed  TEXT NOT NULL,
+         profile TEXT
+     );
+     CREATE INDEX stories_placed ON stories (placed);",
 ];
 
 impl State {

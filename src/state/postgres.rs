@@ -123,6 +123,16 @@ const MIGRATIONS: &[&str] = &["
         copy     TEXT NOT NULL,
         PRIMARY KEY (original, copy)
     );
+", "
+    CREATE TABLE stories (
+        seq     BIGSERIAL NOT NULL,
+        id      TEXT PRIMARY KEY,
+        story   TEXT NOT NULL,
+        placed  TEXT NOT NULL,
+        profile TEXT
+    );
+    CREATE INDEX stories_seq ON stories (seq);
+    CREATE INDEX stories_placed ON stories (placed);
 "];
 
 /// A connect (or a statement) that takes longer than this is a server that
