@@ -82,6 +82,7 @@ pub async fn run_on(
     let index = build_index(cfg, &delivered)?;
     drop(delivered);
     let tagger = Arc::new(load_tagger(cfg)?);
+    let stories = sink::load_stories(store).await?;
     let patience = (mode == Mode::OneShot).then_some(cfg.pipeline.sink_wait);
     let outputs = Outputs::open(&cfg.sinks, store, patience).await?;
     let cap = cfg.pipeline.channel_capacity;
@@ -153,6 +154,7 @@ pub async fn run_on(
         sink_rx,
         outputs,
         store.clone(),
+        stories,
         sink::Batching {
             size: cfg.pipeline.batch_size,
             timeout: cfg.pipeline.batch_timeout,
