@@ -148,11 +148,6 @@ impl Stories {
         }
     }
 
-    /// How many stories are held (those still taking records).
-    pub fn held(&self) -> usize {
-        self.stories.len()
-    }
-
     /// The story `profile` joins (or starts, named `id`), learnt.
     fn assign(&mut self, id: &str, profile: &Profile) -> String {
         self.learn(profile);
@@ -257,5 +252,151 @@ impl Stories {
             .collect();
         self.stories.retain(|s| !gone.contains(&s.id));
         self.members.retain(|_, story| !gone.contains(story));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{ActorKind, ActorTag, Article, Extracted, FeedHints, Origin, OriginKind};
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-10-01T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::hours(hours)
+    }
+
+    /// A record of `title` and `text` published `hours` in, naming Putin
+    /// and Trump (as the tagger would find them).
+    fn record(title: &str, text: &str, hours: i64) -> Record {
+        let article = Article::new(
+            Origin {
+                kind: OriginKind::File,
+                location: "t.txt".into(),
+                name: None,
+                tags: Vec::new(),
+            },
+            None,
+            None,
+            at(hours),
+            FeedHints {
+                published_at: Some(at(hours)),
+                ..FeedHints::default()
+            },
+            Extracted {
+                title: Some(title.into()),
+                text: text.into(),
+                ..Extracted::default()
+            },
+        );
+        let mut r = Record::new(article, None, Default::default());
+        r.actors = [("putin", "Vladimir Putin"), ("trump", "Donald Trump")]
+            .map(|(id, name)| ActorTag {
+                id: id.into(),
+                name: name.into(),
+                kind: ActorKind::Person,
+                mentions: 1,
+                spellings: vec![name.into(), name.split(' ').last().unwrap().into()],
+            })
+            .into();
+        r
+    }
+
+    const CALL: &str = "Vladimir Putin and Donald Trump spoke by phone for 90 minutes and \
+                        agreed a 30-day moratorium on strikes against power plants and \
+                        substations.";
+    const CALL_AGAIN: &str = "In a call with Donald Trump, Vladimir Putin backed a 30-day \
+                              moratorium on hitting power plants, his aide said.";
+    const SUMMIT: &str = "Donald Trump said he would meet Vladimir Putin at a summit in \
+                          Budapest hosted by Viktor Orban, after their phone call.";
+
+    fn place(stories: &mut Stories, r: &Record) -> String {
+        stories.place(r, &HashMap::new()).story
+    }
+
+    /// An index that has seen a little of the day's other news, as a
+    /// running one has: with nothing else seen, every word two reports
+    /// share is in every report, and tells nothing.
+    fn stories() -> Stories {
+        let mut stories = Stories::new(Params::default());
+        for (i, text) in [
+            "Floods closed three bridges in the south after a week of heavy rain.",
+            "The central bank held its key rate and warned of slower growth next year.",
+            "A new metro line opened with twelve stations and free rides for a month.",
+            "Talks between the two presidents on trade tariffs ended without a deal.",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            place(&mut stories, &record(&format!("Other news {i}"), text, -1));
+        }
+        stories
+    }
+
+    #[test]
+    fn another_outlet_on_the_same_event_joins_its_story_named_by_the_first() {
+        let mut stories = stories();
+        let first = record("Energy truce agreed", CALL, 0);
+        let second = record("Putin backs power plant pause", CALL_AGAIN, 2);
+        assert_eq!(place(&mut stories, &first), first.id);
+        assert_eq!(place(&mut stories, &second), first.id);
+    }
+
+    #[test]
+    fn sharing_the_presidents_does_not_join_two_events() {
+        let mut stories = stories();
+        let call = record("Energy truce agreed", CALL, 0);
+        let summit = record("A summit in Budapest", SUMMIT, 1);
+        place(&mut stories, &call);
+        assert_eq!(place(&mut stories, &summit), summit.id);
+    }
+
+    #[test]
+    fn the_same_words_weeks_later_are_another_event() {
+        let mut stories = stories();
+        let first = record("Energy truce agreed", CALL, 0);
+        let later = record("Putin backs power plant pause", CALL_AGAIN, 24 * 21);
+        place(&mut stories, &first);
+        assert_eq!(place(&mut stories, &later), later.id);
+    }
+
+    #[test]
+    fn a_copy_takes_its_originals_story_and_a_placed_record_keeps_its_own() {
+        let mut stories = stories();
+        let first = record("Energy truce agreed", CALL, 0);
+        place(&mut stories, &first);
+        let mut copy = record("A summit in Budapest", SUMMIT, 1);
+        copy.duplicate_of = Some(first.id.clone());
+        let placed = stories.place(&copy, &HashMap::new());
+        assert_eq!(placed, Placement { story: first.id.clone(), profile: None });
+        let known = HashMap::from([(copy.id.clone(), "earlier".to_string())]);
+        assert_eq!(stories.place(&copy, &known).story, "earlier");
+    }
+
+    #[test]
+    fn a_restart_that_replays_the_placements_places_the_next_record_alike() {
+        let first = record("Energy truce agreed", CALL, 0);
+        let mut stream = vec![
+            record("Floods close bridges", "Floods closed three bridges after heavy rain.", -2),
+            record("Rates on hold", "The central bank held its key rate again.", -1),
+            first.clone(),
+            record("A summit in Budapest", SUMMIT, 1),
+        ];
+        let mut live = Stories::new(Params::default());
+        let kept: Vec<(String, Placement)> = stream
+            .iter()
+            .map(|r| (r.id.clone(), live.place(r, &HashMap::new())))
+            .collect();
+        let mut restarted = Stories::new(Params::default());
+        for (id, placed) in &kept {
+            let json = serde_json::to_string(placed.profile.as_ref().unwrap()).unwrap();
+            let profile: Profile = serde_json::from_str(&json).unwrap();
+            restarted.restore(id, &placed.story, Some(&profile));
+        }
+        stream.push(record("Putin backs power plant pause", CALL_AGAIN, 2));
+        let next = stream.last().unwrap();
+        assert_eq!(place(&mut restarted, next), first.id);
+        assert_eq!(place(&mut live, next), first.id);
     }
 }

@@ -37,7 +37,13 @@ pub fn term(word: &str) -> Option<String> {
     if latin.chars().count() < 3 || STOP.contains(&latin.as_str()) {
         return None;
     }
-    Some(latin.chars().take(STEM).collect())
+    // An English plural is its singular (plants, plant), which the cut to
+    // six letters does not fold when the word is short.
+    let singular = match latin.strip_suffix('s') {
+        Some(stem) if stem.len() >= 3 && !stem.ends_with(['s', 'u', 'i']) => stem,
+        _ => &latin,
+    };
+    Some(singular.chars().take(STEM).collect())
 }
 
 /// Russian and Ukrainian letters in Latin ones (close to the BGN/PCGN
@@ -98,7 +104,7 @@ const STOP: &[&str] = &[
     "this", "from", "what", "when", "will", "would", "there", "their", "them", "then", "than",
     "been", "were", "which", "while", "about", "after", "before", "into", "over", "also",
     "more", "most", "some", "such", "only", "other", "could", "should", "said", "says",
-    "saying", "told", "on", "its", "it's", "these", "those", "where", "each", "both", "very",
+    "saying", "told", "these", "those", "where", "each", "both", "very",
     "just", "because", "between", "against", "during", "without", "within", "under", "upon",
     "since", "until", "whether", "being", "does", "done", "here", "much", "many", "own",
     "same", "per", "via", "off", "ago", "week", "monday", "tuesday", "wednesday", "thursday",
@@ -106,14 +112,14 @@ const STOP: &[&str] = &[
     "reporters", "officials", "official", "according", "news", "statement",
     // Russian, transliterated
     "eto", "kak", "chto", "dlya", "ego", "ikh", "ona", "oni", "ono", "pri", "bez", "pod",
-    "nad", "tak", "uzhe", "esli", "ili", "ona", "byl", "byla", "bylo", "byli", "budet",
+    "nad", "tak", "uzhe", "esli", "ili", "byl", "byla", "bylo", "byli", "budet",
     "takzhe", "kotoryy", "kotoraya", "kotorye", "posle", "cherez", "mezhdu", "svoi", "svoy",
     "vse", "vsekh", "eshche", "tolko", "zayavil", "zayavila", "soobshchil", "soobshchila",
     "slovam", "mozhet", "pered",
     // Ukrainian, transliterated
-    "tse", "yak", "shcho", "dlya", "yogo", "yiyi", "vony", "pislya", "takozh", "mizh", "vsi",
+    "tse", "yak", "shcho", "yogo", "yiyi", "vony", "pislya", "takozh", "mizh", "vsi",
     "abo", "bulo", "bude", "yaki", "yakyy", "yaka", "zayavyv", "povidomyv", "slovamy",
-    "cherez", "lyshe",
+    "lyshe",
 ];
 
 #[cfg(test)]
@@ -125,6 +131,8 @@ mod tests {
         assert_eq!(term("Medinsky"), term("Мединский"));
         assert_eq!(term("memoranda"), term("меморандума"));
         assert_eq!(term("Azovstal"), term("Азовсталь"));
+        assert_eq!(term("plants"), term("plant"));
+        assert_ne!(term("bus"), term("bu"));
         assert_eq!(term("146"), Some("146".to_string()));
         assert_eq!(term("7"), None);
         assert_eq!(term("the"), None);

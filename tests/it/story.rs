@@ -120,7 +120,10 @@ fn labelled_stories_meet_the_pairwise_target() {
         events.len()
     );
     assert!(events.len() >= 60 && multi >= 15, "the set is too small");
+    // Issue 15's target is F1 0.9; the controls (events that share actors
+    // or a day, not the event) are what precision measures.
     assert!(f >= 0.9, "pairwise F1 {f:.3} < 0.9");
+    assert!(p >= 0.95, "pairwise precision {p:.3} < 0.95");
 }
 
 /// Two runs, the second after a restart: a third outlet's report of the
