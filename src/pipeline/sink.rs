@@ -156,9 +156,7 @@ async fn place(
             StoryMark {
                 id: record.id.clone(),
                 story: placed.story,
-                profile: placed
-                    .profile
-                    .and_then(|p| serde_json::to_string(&p).ok()),
+                profile: placed.profile.and_then(|p| serde_json::to_string(&p).ok()),
             }
         })
         .collect())

@@ -23,8 +23,8 @@ mod postgres;
 mod recent;
 mod records;
 mod sinks;
-mod stories;
 mod store;
+mod stories;
 
 use std::path::{Path, PathBuf};
 
@@ -38,8 +38,8 @@ pub use postgres::{PgLocation, check_schema_name};
 pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
 pub use sinks::SinkMark;
-pub use stories::StoryMark;
 pub use store::Store;
+pub use stories::StoryMark;
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

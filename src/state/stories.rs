@@ -102,7 +102,8 @@ mod tests {
         let then = Utc::now() - chrono::Duration::days(40);
         s.mark_stories(&[mark("old", "old")], then).unwrap();
         let now = Utc::now();
-        s.mark_stories(&[mark("b", "b"), mark("a", "b")], now).unwrap();
+        s.mark_stories(&[mark("b", "b"), mark("a", "b")], now)
+            .unwrap();
         s.mark_stories(&[mark("a", "a")], now).unwrap();
         let since = now - chrono::Duration::days(30);
         assert_eq!(

@@ -203,7 +203,14 @@ impl Stories {
         let cosine = dot / (own.sqrt() * theirs.sqrt());
         let shared = match profile.tags.len() {
             0 => 0.0,
-            n => profile.tags.iter().filter(|t| story.tags.contains_key(*t)).count() as f64 / n as f64,
+            n => {
+                profile
+                    .tags
+                    .iter()
+                    .filter(|t| story.tags.contains_key(*t))
+                    .count() as f64
+                    / n as f64
+            }
         };
         cosine * (1.0 - self.params.tags + 2.0 * self.params.tags * shared)
     }
@@ -297,7 +304,7 @@ mod tests {
                 name: name.into(),
                 kind: ActorKind::Person,
                 mentions: 1,
-                spellings: vec![name.into(), name.split(' ').last().unwrap().into()],
+                spellings: vec![name.into(), name.rsplit(' ').next().unwrap().into()],
             })
             .into();
         r
@@ -369,7 +376,13 @@ mod tests {
         let mut copy = record("A summit in Budapest", SUMMIT, 1);
         copy.duplicate_of = Some(first.id.clone());
         let placed = stories.place(&copy, &HashMap::new());
-        assert_eq!(placed, Placement { story: first.id.clone(), profile: None });
+        assert_eq!(
+            placed,
+            Placement {
+                story: first.id.clone(),
+                profile: None
+            }
+        );
         let known = HashMap::from([(copy.id.clone(), "earlier".to_string())]);
         assert_eq!(stories.place(&copy, &known).story, "earlier");
     }
@@ -378,8 +391,16 @@ mod tests {
     fn a_restart_that_replays_the_placements_places_the_next_record_alike() {
         let first = record("Energy truce agreed", CALL, 0);
         let mut stream = vec![
-            record("Floods close bridges", "Floods closed three bridges after heavy rain.", -2),
-            record("Rates on hold", "The central bank held its key rate again.", -1),
+            record(
+                "Floods close bridges",
+                "Floods closed three bridges after heavy rain.",
+                -2,
+            ),
+            record(
+                "Rates on hold",
+                "The central bank held its key rate again.",
+                -1,
+            ),
             first.clone(),
             record("A summit in Budapest", SUMMIT, 1),
         ];

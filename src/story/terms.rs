@@ -96,6 +96,7 @@ fn transliterate(c: char) -> Option<&'static str> {
 /// an article reports. Rare words are what tell events apart, and document
 /// frequency finds those; this list only spares a young index from
 /// mistaking the commonest for them.
+#[rustfmt::skip]
 const STOP: &[&str] = &[
     // English
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was",

@@ -76,7 +76,11 @@ fn pairwise(labels: &[&str], placed: &[&str]) -> (f64, f64, f64, Vec<(usize, usi
     }
     let p = f64::from(tp) / f64::from((tp + fp).max(1));
     let r = f64::from(tp) / f64::from((tp + fn_).max(1));
-    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     eprintln!("stories: pairs tp {tp} fp {fp} fn {fn_}");
     (p, r, f, wrong)
 }
@@ -106,7 +110,11 @@ fn labelled_stories_meet_the_pairwise_target() {
             events[i],
             order[j].0,
             events[j],
-            if events[i] == events[j] { "apart" } else { "joined" }
+            if events[i] == events[j] {
+                "apart"
+            } else {
+                "joined"
+            }
         );
     }
     let multi = {
