@@ -23,6 +23,11 @@
 //! story has: the tags tip a close call, and cannot make one on their own.
 //! A story takes records published within [`Params::window`] of its own.
 //!
+//! A record is compared only with the stories that share one of its 20
+//! rarest terms (of those another record has), found through an inverted
+//! index, and a story's vector length is kept as of its last member: the
+//! cost of a record follows the stories that could take it, not all held.
+//!
 //! Copies (`duplicate_of`) are not events of their own: they take their
 //! original's story and teach nothing.
 
@@ -78,9 +83,17 @@ struct Story {
     last: DateTime<Utc>,
     /// The sum of the members' term weights.
     terms: HashMap<String, f32>,
+    /// The length of the story's TF-IDF vector, as of its last member: the
+    /// document frequencies move slowly, and recomputing it for every story
+    /// at every record would cost more than all the rest.
+    norm: f64,
     /// Actor and topic ids, with how many members have each.
     tags: HashMap<String, u32>,
 }
+
+/// How many of a record's rarest terms (of those seen before) find the
+/// stories it is compared with: reports of one event share rare words.
+const PROBES: usize = 20;
 
 /// The stories of the recent past, and what the index has learnt of words.
 #[derive(Debug, Default)]
@@ -89,7 +102,13 @@ pub struct Stories {
     /// Term -> records it occurs in.
     df: HashMap<String, u32>,
     records: u32,
-    stories: Vec<Story>,
+    /// The stories held, by a key of their own.
+    stories: HashMap<u64, Story>,
+    next_key: u64,
+    /// Story id -> key.
+    keys: HashMap<String, u64>,
+    /// Term -> the stories that have it.
+    postings: HashMap<String, Vec<u64>>,
     /// Record id -> its story, for the members of the stories held.
     members: HashMap<String, String>,
     /// The latest publication time seen: stories that ended a window before
@@ -141,7 +160,7 @@ impl Stories {
                 self.join(id, story, profile);
             }
             None => {
-                if self.stories.iter().any(|s| s.id == story) {
+                if self.keys.contains_key(story) {
                     self.members.insert(id.to_string(), story.to_string());
                 }
             }
@@ -152,15 +171,35 @@ impl Stories {
     fn assign(&mut self, id: &str, profile: &Profile) -> String {
         self.learn(profile);
         let best = self
-            .stories
-            .iter()
+            .candidates(profile)
+            .into_iter()
+            .filter_map(|key| self.stories.get(&key))
             .filter(|s| self.in_window(s, profile.at))
             .map(|s| (self.likeness(profile, s), s))
             .filter(|(likeness, _)| *likeness >= self.params.threshold)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+            // Ties go to the older story, whatever the order of the map.
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.first.cmp(&a.1.first)));
         let story = best.map_or_else(|| id.to_string(), |(_, s)| s.id.clone());
         self.join(id, &story, profile);
         story
+    }
+
+    /// The stories that share one of the record's rarest terms (of those
+    /// another record has too).
+    fn candidates(&self, profile: &Profile) -> BTreeSet<u64> {
+        let mut rare: Vec<(u32, &String)> = profile
+            .terms
+            .keys()
+            .filter_map(|t| self.df.get(t).map(|&df| (df, t)))
+            .filter(|(df, _)| *df >= 2)
+            .collect();
+        rare.sort();
+        rare.iter()
+            .take(PROBES)
+            .filter_map(|(_, t)| self.postings.get(*t))
+            .flatten()
+            .copied()
+            .collect()
     }
 
     fn learn(&mut self, profile: &Profile) {
@@ -182,25 +221,20 @@ impl Stories {
     /// 0..(1 + tags): the cosine of the TF-IDF vectors, scaled by the share
     /// of the record's actors and topics the story has.
     fn likeness(&self, profile: &Profile, story: &Story) -> f64 {
-        let weigh = |term: &str, w: f32| f64::from(w) * self.idf(term);
         let mut dot = 0.0;
         let mut own = 0.0;
         for (term, &w) in &profile.terms {
-            let x = weigh(term, w);
+            let idf = self.idf(term);
+            let x = f64::from(w) * idf;
             own += x * x;
             if let Some(&c) = story.terms.get(term) {
-                dot += x * weigh(term, c);
+                dot += x * f64::from(c) * idf;
             }
         }
-        if dot == 0.0 {
+        if dot == 0.0 || story.norm == 0.0 {
             return 0.0;
         }
-        let theirs: f64 = story
-            .terms
-            .iter()
-            .map(|(term, &c)| weigh(term, c).powi(2))
-            .sum();
-        let cosine = dot / (own.sqrt() * theirs.sqrt());
+        let cosine = (dot / (own.sqrt() * story.norm)).min(1.0);
         let shared = match profile.tags.len() {
             0 => 0.0,
             n => {
@@ -218,27 +252,47 @@ impl Stories {
     /// Adds `profile` to story `story` (a new one when not held).
     fn join(&mut self, id: &str, story: &str, profile: &Profile) {
         let at = profile.at;
-        let held = match self.stories.iter().position(|s| s.id == story) {
-            Some(i) => &mut self.stories[i],
+        let key = match self.keys.get(story) {
+            Some(&key) => key,
             None => {
-                self.stories.push(Story {
-                    id: story.to_string(),
-                    first: at,
-                    last: at,
-                    terms: HashMap::new(),
-                    tags: HashMap::new(),
-                });
-                self.stories.last_mut().expect("just pushed")
+                let key = self.next_key;
+                self.next_key += 1;
+                self.keys.insert(story.to_string(), key);
+                self.stories.insert(
+                    key,
+                    Story {
+                        id: story.to_string(),
+                        first: at,
+                        last: at,
+                        terms: HashMap::new(),
+                        norm: 0.0,
+                        tags: HashMap::new(),
+                    },
+                );
+                key
             }
         };
+        let held = self.stories.get_mut(&key).expect("a key of a held story");
         held.first = held.first.min(at);
         held.last = held.last.max(at);
         for (term, &w) in &profile.terms {
-            *held.terms.entry(term.clone()).or_default() += w;
+            let weight = held.terms.entry(term.clone()).or_default();
+            if *weight == 0.0 {
+                self.postings.entry(term.clone()).or_default().push(key);
+            }
+            *weight += w;
         }
         for tag in &profile.tags {
             *held.tags.entry(tag.clone()).or_default() += 1;
         }
+        let held = &self.stories[&key];
+        let norm = held
+            .terms
+            .iter()
+            .map(|(term, &c)| (f64::from(c) * self.idf(term)).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        self.stories.get_mut(&key).expect("held").norm = norm;
         self.members.insert(id.to_string(), story.to_string());
         self.latest = self.latest.max(Some(at));
         self.let_go();
@@ -248,17 +302,30 @@ impl Stories {
     fn let_go(&mut self) {
         let Some(latest) = self.latest else { return };
         let horizon = latest - self.params.window * 2;
-        if self.stories.iter().all(|s| s.last >= horizon) {
-            return;
-        }
-        let gone: BTreeSet<String> = self
+        let gone: Vec<u64> = self
             .stories
             .iter()
-            .filter(|s| s.last < horizon)
-            .map(|s| s.id.clone())
+            .filter(|(_, s)| s.last < horizon)
+            .map(|(&key, _)| key)
             .collect();
-        self.stories.retain(|s| !gone.contains(&s.id));
-        self.members.retain(|_, story| !gone.contains(story));
+        if gone.is_empty() {
+            return;
+        }
+        let mut ids = BTreeSet::new();
+        for key in &gone {
+            let story = self.stories.remove(key).expect("held");
+            for term in story.terms.keys() {
+                if let Some(list) = self.postings.get_mut(term) {
+                    list.retain(|k| k != key);
+                    if list.is_empty() {
+                        self.postings.remove(term);
+                    }
+                }
+            }
+            self.keys.remove(&story.id);
+            ids.insert(story.id);
+        }
+        self.members.retain(|_, story| !ids.contains(story));
     }
 }
 
