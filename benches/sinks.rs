@@ -56,6 +56,7 @@ fn record(run: &str, n: usize) -> Record {
         duplicate_via: None,
         similarity: None,
         duplicate_method: None,
+        story_id: None,
         relevant: true,
         relevance: 0.7,
         topics: vec![TopicTag {

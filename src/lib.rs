@@ -30,6 +30,7 @@ pub mod seeds;
 pub mod settings;
 pub mod sink;
 pub mod state;
+pub mod story;
 pub mod tag;
 pub mod url;
 pub mod web;

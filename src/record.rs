@@ -181,6 +181,11 @@ pub struct Record {
     pub duplicate_via: Option<String>,
     pub similarity: Option<f64>,
     pub duplicate_method: Option<DupMethod>,
+    /// The story the record reports (`story::Stories`): the id of the first
+    /// record of the same event, other outlets' reports share it. Missing in
+    /// records written before records carried it.
+    #[serde(default)]
+    pub story_id: Option<String>,
     pub relevant: bool,
     pub relevance: f64,
     pub topics: Vec<TopicTag>,
@@ -411,6 +416,8 @@ impl Record {
             duplicate_via: duplicate.as_ref().and_then(|d| d.via.clone()),
             similarity: duplicate.as_ref().map(|d| d.similarity),
             duplicate_method: duplicate.map(|d| d.method),
+            // Placed in the sink stage, which sees every record in order.
+            story_id: None,
             relevant: tags.relevant,
             relevance: tags.relevance,
             topics: tags.topics,

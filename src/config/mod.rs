@@ -233,8 +233,9 @@ pub struct Extract {
     pub max_text_bytes: usize,
 }
 
+/// What becomes of a duplicate: written with `duplicate_of` set, or dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NearPolicy {
+pub enum DupPolicy {
     Flag,
     Drop,
 }
@@ -243,7 +244,10 @@ pub enum NearPolicy {
 pub struct Dedup {
     /// `None`: the corpus embedded in the binary.
     pub seeds: Option<PathBuf>,
-    pub near: NearPolicy,
+    /// Near duplicates (rewrites, teasers, updates).
+    pub near: DupPolicy,
+    /// Exact copies (the same text, URL or guid): syndication.
+    pub copies: DupPolicy,
     pub window: Duration,
 }
 
@@ -402,8 +406,12 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
     let dedup = Dedup {
         seeds: path(&mut s, "seeds", base),
         near: match s.choice("near", &["flag", "drop"]) {
-            "drop" => NearPolicy::Drop,
-            _ => NearPolicy::Flag,
+            "drop" => DupPolicy::Drop,
+            _ => DupPolicy::Flag,
+        },
+        copies: match s.choice("copies", &["drop", "flag"]) {
+            "flag" => DupPolicy::Flag,
+            _ => DupPolicy::Drop,
         },
         window: Duration::from_secs(86_400 * s.int("window_days", 30, 1..=36_500)),
     };
@@ -753,12 +761,13 @@ mod tests {
     fn every_bad_value_is_reported_not_just_the_first() {
         let p = problems(
             "[pipeline]\nchannel_capacity = 0\nbatch_size = -3\n[dedup]\nnear = \"maybe\"\n\
-             [[feeds]]\nurl = \"ftp://x\"\n[[sinks]]\nkind = \"jsonl\"\n",
+             copies = \"keep\"\n[[feeds]]\nurl = \"ftp://x\"\n[[sinks]]\nkind = \"jsonl\"\n",
         );
         let keys = [
             "pipeline.channel_capacity",
             "pipeline.batch_size",
             "dedup.near",
+            "dedup.copies",
             "feeds[0].url",
             "sinks[0].path",
         ];

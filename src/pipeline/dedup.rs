@@ -8,7 +8,7 @@ use async_channel::{Receiver, Sender};
 use chrono::Utc;
 
 use super::extract::Parsed;
-use crate::config::{Config, NearPolicy};
+use crate::config::{Config, DupPolicy};
 use crate::dedup::{self, Fingerprint, Keys};
 use crate::extract;
 use crate::flow::{Ack, Outcome};
@@ -38,7 +38,8 @@ pub struct Stage {
     pub store: Store,
     /// The run's sinks, by their ids in the store.
     pub sinks: Vec<i64>,
-    pub near: NearPolicy,
+    pub near: DupPolicy,
+    pub copies: DupPolicy,
     /// How long records stay in the index.
     pub window: Duration,
 }
@@ -90,8 +91,22 @@ pub async fn stage(
         if let Some(dup) = &verdict {
             let method = format!("{:?}", dup.method).to_lowercase();
             metrics::counter!("tidings_dedup_total", "method" => method).increment(1);
-            // Exact copies are dropped; near ones flagged, unless told to drop.
-            if dup.method != DupMethod::Near || stage.near == NearPolicy::Drop {
+            // A page seen again under its own id is the original itself,
+            // not a copy to count or write.
+            let itself = dup.duplicate_of == parsed.article.id;
+            if !itself {
+                let (original, copy) = (dup.duplicate_of.clone(), parsed.article.id.clone());
+                stage.store.send(move |s| {
+                    if let Err(e) = s.note_copy(&original, &copy) {
+                        tracing::warn!("counting a copy of {original}: {e:#}");
+                    }
+                });
+            }
+            let policy = match dup.method {
+                DupMethod::Near => stage.near,
+                DupMethod::Url | DupMethod::Guid | DupMethod::Hash => stage.copies,
+            };
+            if itself || policy == DupPolicy::Drop {
                 tracing::debug!(
                     record = parsed.article.id,
                     of = dup.duplicate_of,

@@ -208,6 +208,7 @@ async fn spawn_back(
     let index = build_index(cfg, &delivered)?;
     drop(delivered);
     let tagger = Arc::new(load_tagger(cfg)?);
+    let stories = sink::load_stories(store).await?;
     let patience = (mode == Mode::OneShot).then_some(cfg.pipeline.sink_wait);
     let outputs = Outputs::open(&cfg.sinks, store, patience).await?;
     let cap = cfg.pipeline.channel_capacity;
@@ -227,6 +228,7 @@ async fn spawn_back(
             store: store.clone(),
             sinks: outputs.ids().to_vec(),
             near: cfg.dedup.near,
+            copies: cfg.dedup.copies,
             window: cfg.dedup.window,
         },
         counters.clone(),
@@ -239,6 +241,7 @@ async fn spawn_back(
         sink_rx,
         outputs,
         store.clone(),
+        stories,
         sink::Batching {
             size: cfg.pipeline.batch_size,
             timeout: cfg.pipeline.batch_timeout,

@@ -3,9 +3,10 @@
 //! schema`).
 //!
 //! It remembers, per feed, its schedule, health and cursor; per item, how it
-//! left the pipeline; per sink, which records it holds; and per record, what
-//! dedup needs after a restart. A record is marked here only after the sinks
-//! have written it: the store never claims more than the sinks hold.
+//! left the pipeline; per sink, which records it holds; per record, what
+//! dedup needs after a restart and the story it was placed in; and per
+//! original, its copies. A record is marked here only after the sinks have
+//! written it: the store never claims more than the sinks hold.
 //!
 //! [`State`] is the synchronous API over one connection, used by the
 //! one-document verbs; the pipeline reaches it through a [`Store`], which
@@ -13,6 +14,7 @@
 //! blocks an async worker. `[state] dir` is needed with PostgreSQL too: the
 //! dead-letter file is written there.
 
+mod copies;
 mod db;
 mod feeds;
 mod health;
@@ -22,6 +24,7 @@ mod recent;
 mod records;
 mod sinks;
 mod store;
+mod stories;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +39,7 @@ pub use recent::{HourCount, RecentFilter};
 pub use records::Delivery;
 pub use sinks::SinkMark;
 pub use store::Store;
+pub use stories::StoryMark;
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +216,22 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE items ADD COLUMN first_seen TEXT;
      UPDATE items SET first_seen = at;
      CREATE INDEX items_seen ON items (feed, first_seen);",
+    // 5: the copies of each original (dropped or written), so that
+    // syndication can be counted either way.
+    "CREATE TABLE copies (
+         original TEXT NOT NULL,
+         copy     TEXT NOT NULL,
+         PRIMARY KEY (original, copy)
+     ) WITHOUT ROWID;",
+    // 6: the story each record was placed in, and the profile it was
+    // placed with, from which a restart learns the stories again.
+    "CREATE TABLE stories (
+         id      TEXT PRIMARY KEY,
+         story   TEXT NOT NULL,
+         placed  TEXT NOT NULL,
+         profile TEXT
+     );
+     CREATE INDEX stories_placed ON stories (placed);",
 ];
 
 impl State {

@@ -58,8 +58,10 @@ pub fn check_schema_name(schema: &str) -> Result<(), String> {
 
 /// The layout, as numbered migrations (the table `migrations` holds the
 /// numbers applied). The first is the layout of the SQLite store's fifth
-/// version; `seq` orders rows as SQLite's `rowid` does.
-const MIGRATIONS: &[&str] = &["
+/// version, and each later one a later SQLite migration; `seq` orders rows
+/// as SQLite's `rowid` does.
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE records (
         seq           BIGSERIAL NOT NULL,
         id            TEXT PRIMARY KEY,
@@ -116,7 +118,26 @@ const MIGRATIONS: &[&str] = &["
         record   TEXT NOT NULL
     );
     CREATE INDEX recent_at ON recent (at);
-"];
+",
+    "
+    CREATE TABLE copies (
+        original TEXT NOT NULL,
+        copy     TEXT NOT NULL,
+        PRIMARY KEY (original, copy)
+    );
+",
+    "
+    CREATE TABLE stories (
+        seq     BIGSERIAL NOT NULL,
+        id      TEXT PRIMARY KEY,
+        story   TEXT NOT NULL,
+        placed  TEXT NOT NULL,
+        profile TEXT
+    );
+    CREATE INDEX stories_seq ON stories (seq);
+    CREATE INDEX stories_placed ON stories (placed);
+",
+];
 
 /// A connect (or a statement) that takes longer than this is a server that
 /// does not answer.

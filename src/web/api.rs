@@ -1,4 +1,5 @@
-//! The JSON endpoints behind the pages (and for scripts): `/api/records`,
+//! The JSON endpoints behind the pages (and for scripts): `/api/records`
+//! (records with the count of their `copies`),
 //! `/api/stats`, `/api/feeds`, and `POST /api/feeds/revive`.
 
 use axum::Json;
@@ -50,11 +51,38 @@ pub fn failed(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-/// The latest records, newest first, as record objects.
+/// A record as the status page lists it: the record, and how many copies
+/// of it were seen since (dropped or written, see `[dedup] copies`), which
+/// the record itself cannot say: it was written before they came.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub record: Record,
+    pub copies: u64,
+}
+
+/// The window's records that pass `filter`, with their copies counted.
+pub fn listed(
+    s: &crate::state::State,
+    filter: &RecentFilter,
+) -> Result<Vec<Listed>, crate::state::StateError> {
+    let records = s.recent(filter)?;
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let copies = s.copies(&ids)?;
+    Ok(records
+        .into_iter()
+        .map(|record| Listed {
+            copies: copies.get(&record.id).copied().unwrap_or(0),
+            record,
+        })
+        .collect())
+}
+
+/// The latest records, newest first, as record objects with `copies`.
 pub async fn records(State(app): State<App>, Query(q): Query<RecordQuery>) -> Response {
     let filter = q.filter(50, false);
-    match app.store.call(move |s| s.recent(&filter)).await {
-        Ok(records) => Json::<Vec<Record>>(records).into_response(),
+    match app.store.call(move |s| listed(s, &filter)).await {
+        Ok(records) => Json(records).into_response(),
         Err(e) => failed(e),
     }
 }

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use super::App;
-use super::api::{RecordQuery, Stats, failed, feed_rows, gather};
+use super::api::{Listed, RecordQuery, Stats, failed, feed_rows, gather, listed};
 use super::chart;
 use crate::fetch::health::FeedRow;
 use crate::record::Record;
@@ -262,7 +262,7 @@ fn chips(r: &Record) -> Markup {
     }
 }
 
-fn copy_badge(r: &Record) -> Markup {
+fn copy_badge(r: &Record, copies: u64) -> Markup {
     html! {
         @if let Some(of) = &r.duplicate_of {
             " "
@@ -270,12 +270,18 @@ fn copy_badge(r: &Record) -> Markup {
                 "copy of " a href={ "/records/" (of) } { (of) }
             }
         }
+        @if copies > 0 {
+            " "
+            span.badge title="copies of this record seen since, dropped or written" {
+                (copies) @if copies == 1 { " copy" } @else { " copies" }
+            }
+        }
     }
 }
 
 pub async fn news(State(app): State<App>, Query(q): Query<RecordQuery>) -> Response {
     let filter = q.filter(100, true);
-    let records = match app.store.call(move |s| s.recent(&filter)).await {
+    let records = match app.store.call(move |s| listed(s, &filter)).await {
         Ok(records) => records,
         Err(e) => return failed(e),
     };
@@ -291,9 +297,9 @@ pub async fn news(State(app): State<App>, Query(q): Query<RecordQuery>) -> Respo
             a.chip href="/news?relevant=true" { "relevant only" }
             span.muted { (records.len()) " records, relevant first, newest first" }
         }
-        @for r in &records {
+        @for Listed { record: r, copies } in &records {
             div.item.irrelevant[!r.relevant] {
-                h3 { a href={ "/records/" (r.id) } { (r.title) } (copy_badge(r)) }
+                h3 { a href={ "/records/" (r.id) } { (r.title) } (copy_badge(r, *copies)) }
                 div.muted {
                     (outlet(r)) " · " (when(r))
                     @if r.relevant { " · relevance " (format!("{:.2}", r.relevance)) }
@@ -335,8 +341,13 @@ fn marked<'t>(paragraph: &'t str, evidence: &BTreeSet<&str>) -> Vec<(&'t str, bo
 
 pub async fn record(State(app): State<App>, Path(id): Path<String>) -> Response {
     let wanted = id.clone();
-    let record = match app.store.call(move |s| s.recent_record(&wanted)).await {
-        Ok(Some(record)) => record,
+    let found = app.store.call(move |s| {
+        let record = s.recent_record(&wanted)?;
+        let copies = s.copies(std::slice::from_ref(&wanted))?;
+        Ok(record.map(|r| (r, copies.get(&wanted).copied().unwrap_or(0))))
+    });
+    let (record, copies) = match found.await {
+        Ok(Some(found)) => found,
         Ok(None) => {
             let body = html! { h1 { "Not found" } p { "No record " (id) " in the window." } };
             return (StatusCode::NOT_FOUND, page("Not found", "News", body)).into_response();
@@ -349,7 +360,7 @@ pub async fn record(State(app): State<App>, Path(id): Path<String>) -> Response 
         .flat_map(|t| t.evidence.iter().map(String::as_str))
         .collect();
     let body = html! {
-        h1 { (record.title) (copy_badge(&record)) }
+        h1 { (record.title) (copy_badge(&record, copies)) }
         p.muted {
             (outlet(&record)) " · " (when(&record))
             @if let Some(url) = &record.url {

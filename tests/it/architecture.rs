@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["redact", "seeds", "url"],
     &["pgtls", "record", "settings"],
-    &["observe", "extract", "dedup", "tag"],
+    &["observe", "extract", "dedup", "tag", "story"],
     &["state"],
     &["flow"],
     &["fetch", "sink"],

@@ -584,3 +584,46 @@ fn every_record_has_its_language_as_an_iso_639_1_code() {
     );
     assert_eq!(written.len(), 9);
 }
+
+/// An original, then two outlets running it word for word under their own
+/// headlines, then one of them again: with the default policy the copies are
+/// dropped, with `[dedup] copies = "flag"` written naming the original; the
+/// store counts the two copies either way, and a copy seen twice once.
+#[test]
+fn exact_copies_are_dropped_or_flagged_and_counted_either_way() {
+    let body = "Negotiators from Kyiv and Moscow met in Riyadh on Tuesday for a second day of \
+                talks on a maritime truce in the Black Sea, officials said. The American \
+                delegation shuttled between the two rooms. A joint statement is expected on \
+                Wednesday, after both sides consult their capitals about monitoring by Turkey.";
+    for (policy, expected_records) in [("", 1), ("[dedup]\ncopies = \"flag\"\n", 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), policy);
+        let write = |name: &str, headline: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{headline}\n\n{body}\n")).unwrap();
+            path
+        };
+        let original = write("original.txt", "Black Sea truce talks enter second day");
+        let copy_a = write("copy_a.txt", "Riyadh: second day of Black Sea talks");
+        let copy_b = write("copy_b.txt", "Talks on sea truce continue in Saudi capital");
+        for batch in [vec![&original], vec![&copy_a, &copy_b], vec![&copy_a]] {
+            let mut args = vec!["backfill", "--config", cfg.to_str().unwrap()];
+            args.extend(batch.iter().map(|p| p.to_str().unwrap()));
+            let out = tidings(dir.path(), &args);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        let written = records(&dir.path().join("out.jsonl"));
+        assert_eq!(written.len(), expected_records, "policy {policy:?}");
+        let original_id = written[0]["id"].as_str().unwrap().to_string();
+        for copy in &written[1..] {
+            assert_eq!(copy["duplicate_of"], original_id.as_str(), "{copy}");
+            assert_eq!(copy["duplicate_method"], "hash", "{copy}");
+        }
+        let state = tidings::state::State::open(&tidings::state::Location::folder(
+            &dir.path().join("state"),
+        ))
+        .unwrap();
+        let copies = state.copies(std::slice::from_ref(&original_id)).unwrap();
+        assert_eq!(copies.get(&original_id), Some(&2), "policy {policy:?}");
+    }
+}

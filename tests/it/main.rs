@@ -25,6 +25,7 @@ mod retag;
 mod secrets;
 mod sinks;
 mod state_postgres;
+mod story;
 mod support;
 mod tag;
 mod web;

@@ -49,6 +49,7 @@ fn record(run: &str, n: usize) -> Record {
         duplicate_via: None,
         similarity: None,
         duplicate_method: None,
+        story_id: Some(format!("story-{}", n / 2)),
         relevant: about_ceasefire,
         relevance: if about_ceasefire { 0.8 } else { 0.1 },
         topics: if about_ceasefire {
@@ -437,10 +438,11 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_with_its_views_a
     let mut sink = PostgresSink::open(&config, None).await.unwrap();
     sink.write(&refs(&records(&table, 0..3))).await.unwrap();
     drop(sink);
-    // The table as the first layout had it: no views, two columns fewer.
+    // The table as the first layout had it: no views, three columns fewer.
     db.batch_execute(&format!(
         "DROP VIEW {table}_topics, {table}_actors;
-         ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via;
+         ALTER TABLE {table} DROP COLUMN taxonomy_version, DROP COLUMN duplicate_via,
+                             DROP COLUMN story_id;
          UPDATE tidings_schema SET version = 1 WHERE table_name = '{table}';"
     ))
     .await
@@ -459,7 +461,7 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_with_its_views_a
     assert_eq!(version, TABLE_VERSION);
     let rows = db
         .query(
-            &format!("SELECT taxonomy_version FROM {table} ORDER BY written_at, id"),
+            &format!("SELECT taxonomy_version, story_id FROM {table} ORDER BY written_at, id"),
             &[],
         )
         .await
@@ -467,6 +469,8 @@ async fn postgres_brings_a_table_of_the_first_layout_up_to_date_with_its_views_a
     let versions: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions.len(), 4);
     assert_eq!(versions[3].as_deref(), Some("0123456789ab"));
+    let stories: Vec<Option<String>> = rows.iter().map(|r| r.get(1)).collect();
+    assert_eq!(stories[3].as_deref(), Some("story-1"));
     let tagged: i64 = db
         .query_one(
             &format!(

@@ -15,18 +15,16 @@ const TOKEN: &str = "a-status-page-token-42";
 /// A title that would run a script if the page did not escape it.
 const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">Talks resume in Geneva";
 
+const GENEVA: &str = "Ukrainian and Russian delegations resumed peace talks in Geneva on Monday, \
+     discussing a ceasefire along the front line and an exchange of prisoners. \
+     Volodymyr Zelensky said Ukraine wants security guarantees.";
+
 /// A feed of pages about the talks (tagged, so trends have data), one of them
-/// with a hostile headline.
+/// with a hostile headline, and a syndicated copy of it (dropped, counted).
 async fn feed(server: &MockServer) -> String {
     let base = server.uri();
     let pages = [
-        (
-            "geneva",
-            HOSTILE.to_string(),
-            "Ukrainian and Russian delegations resumed peace talks in Geneva on Monday, \
-             discussing a ceasefire along the front line and an exchange of prisoners. \
-             Volodymyr Zelensky said Ukraine wants security guarantees.",
-        ),
+        ("geneva", HOSTILE.to_string(), GENEVA),
         (
             "sanctions",
             "EU weighs new sanctions as talks stall".to_string(),
@@ -39,6 +37,7 @@ async fn feed(server: &MockServer) -> String {
             "Forecasters expect a sunny week with light winds across the region, and \
              warmer nights by the weekend, they said on Sunday.",
         ),
+        ("geneva-copy", HOSTILE.to_string(), GENEVA),
     ];
     let items: String = pages
         .iter()
@@ -114,7 +113,7 @@ async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_and_endpoint_answers_with_a_strict_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let (_daemon, addr, _server) = daemon(dir.path()).await;
+    let (_daemon, addr, server) = daemon(dir.path()).await;
     let base = format!("http://{addr}");
 
     let (status, _, body) = get(&format!("{base}/api/records")).await;
@@ -136,6 +135,27 @@ async fn every_page_and_endpoint_answers_with_a_strict_policy() {
         by_topic[0]["title"],
         "EU weighs new sanctions as talks stall"
     );
+
+    // One of the two Geneva pages is dropped as a copy of the other (the
+    // default policy), and counted on it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed: Vec<serde_json::Value> =
+            serde_json::from_str(&get(&format!("{base}/api/records")).await.2).unwrap();
+        let copied: Vec<(&str, &serde_json::Value)> = listed
+            .iter()
+            .filter(|r| r["copies"] != 0)
+            .map(|r| (r["url"].as_str().unwrap(), &r["copies"]))
+            .collect();
+        let geneva = format!("{}/p/geneva", server.uri());
+        if let [(url, n)] = copied[..] {
+            assert!(url.starts_with(&geneva) && *n == 1, "{copied:?}");
+            break;
+        }
+        assert!(copied.is_empty(), "{copied:?}");
+        assert!(Instant::now() < deadline, "the copy is not counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let (status, _, stats) = get(&format!("{base}/api/stats")).await;
     assert_eq!(status, 200);

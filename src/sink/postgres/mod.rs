@@ -37,7 +37,7 @@ use crate::settings::{Dirs, Section};
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes, with a step in [`migration`] from the version before; a
 /// table of a newer version is refused, not guessed at.
-pub const TABLE_VERSION: i32 = 2;
+pub const TABLE_VERSION: i32 = 3;
 
 /// Where each table's layout version is kept.
 const SCHEMA_TABLE: &str = "tidings_schema";
@@ -769,6 +769,11 @@ fn migration(table: &str, from: i32) -> Option<String> {
             "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS taxonomy_version text,
                              ADD COLUMN IF NOT EXISTS duplicate_via text"
         )),
+        // 3: the story a record reports (rows written before have none).
+        2 => Some(format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS story_id text;
+             CREATE INDEX IF NOT EXISTS \"{table}_story_id\" ON {t} (story_id)"
+        )),
         _ => None,
     }
 }
@@ -792,7 +797,8 @@ fn create_sql(table: &str) -> String {
         "CREATE TABLE {t} ({});
          CREATE INDEX \"{table}_topics_gin\" ON {t} USING gin (topics jsonb_path_ops);
          CREATE INDEX \"{table}_actors_gin\" ON {t} USING gin (actors jsonb_path_ops);
-         CREATE INDEX \"{table}_published_at\" ON {t} (published_at);",
+         CREATE INDEX \"{table}_published_at\" ON {t} (published_at);
+         CREATE INDEX \"{table}_story_id\" ON {t} (story_id);",
         columns.join(", ")
     )
 }
@@ -862,6 +868,7 @@ const COLUMNS: &[Column] = &[
         "(r->>'similarity')::double precision",
     ),
     column("duplicate_method", "text", "r->>'duplicate_method'"),
+    column("story_id", "text", "r->>'story_id'"),
     column("relevant", "boolean NOT NULL", "(r->>'relevant')::boolean"),
     column(
         "relevance",
