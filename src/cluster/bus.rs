@@ -82,6 +82,7 @@ impl Bus {
                     subjects: vec![subject],
                     retention: RetentionPolicy::WorkQueue,
                     duplicate_window: DUPLICATE_WINDOW,
+                    num_replicas: cluster.replicas,
                     ..Default::default()
                 })
                 .await

@@ -25,6 +25,8 @@ const MAX_ATTEMPTS: i64 = 5;
 /// Jobs of one partition fetched at once (the HTTP client's per-host limits
 /// hold under it).
 const PER_PARTITION: usize = 4;
+/// A job whose host cannot be fetched now waits this long in the stream.
+const NOT_NOW: Duration = Duration::from_secs(1);
 /// Messages fetched from the server per pull: few, so that a partition
 /// given up leaves few messages waiting for their redelivery.
 const PULL_BATCH: usize = 8;
@@ -149,8 +151,10 @@ impl Partition {
             return Ok(());
         };
         let Some(hold) = link.host_str().and_then(|host| self.leases.hold(host)) else {
-            // The lease is going: back to the stream for its next holder.
-            let _ = acker.ack_with(AckKind::Nak(None)).await;
+            // The lease is going (or has too little left to start a
+            // request): back to the stream, for its next holder or for this
+            // one once the lease is renewed.
+            let _ = acker.ack_with(AckKind::Nak(Some(NOT_NOW))).await;
             return Ok(());
         };
         let fetched = self

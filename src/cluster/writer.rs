@@ -30,15 +30,15 @@ use crate::state::{StateError, Store};
 /// Messages fetched from the server per pull.
 const PULL_BATCH: usize = 64;
 
-/// Waits to be the writer, then writes until `shutdown`; again if the lock
-/// is lost along the way.
+/// Waits to be the writer, then writes until `shutdown`; waits again when
+/// the role is lost along the way (the state store or a sink failing).
 pub async fn run(
     cfg: Config,
     bus: Bus,
     every: Duration,
     shutdown: CancellationToken,
     counters: Arc<Counters>,
-) -> anyhow::Result<()> {
+) {
     let mut said = false;
     while !shutdown.is_cancelled() {
         let store = match Store::open(&cfg.state).await {
@@ -56,7 +56,12 @@ pub async fn run(
                 continue;
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e).context("opening the state store as the writer"));
+                tracing::warn!("opening the state store as the writer: {e:#}; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = shutdown.cancelled() => {}
+                }
+                continue;
             }
         };
         tracing::info!("this process is the cluster's writer");
@@ -73,10 +78,18 @@ pub async fn run(
         .await;
         store.close().await;
         metrics::gauge!("tidings_cluster_writer").set(0.0);
-        result?;
+        if let Err(e) = result {
+            // The lock went with the store: another process (or this one,
+            // once the trouble is over) takes the role; what was not
+            // acknowledged comes again.
+            tracing::error!("the writer stopped: {e:#}; trying again");
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
         said = false;
     }
-    Ok(())
 }
 
 /// The hand-off stream as the back half's input: each message acknowledged
@@ -108,7 +121,9 @@ impl Intake for HandoffIntake {
                 let message = match message {
                     Ok(message) => message,
                     Err(e) => {
+                        // The client reconnects by itself meanwhile.
                         tracing::warn!("reading the hand-off stream: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };

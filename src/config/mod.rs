@@ -131,6 +131,9 @@ pub struct Cluster {
     /// A message taken but not acknowledged for this long is delivered again
     /// (the process that took it died).
     pub ack_wait: Duration,
+    /// Copies JetStream keeps of the cluster's streams (3 on a three-node
+    /// JetStream cluster: one node can be lost).
+    pub replicas: usize,
 }
 
 impl Cluster {
@@ -162,6 +165,7 @@ impl Cluster {
         let partitions = s.int("partitions", 64, 1..=4096) as u32;
         let lease = Duration::from_secs(s.int("lease_secs", 60, 2..=3600));
         let ack_wait = Duration::from_secs(s.int("ack_wait_secs", 60, 1..=86_400));
+        let replicas = s.int("replicas", 1, 1..=5) as usize;
         // A fetch starts only while the lease has longer to run than the
         // request may take (see cluster::leases): below twice the timeout
         // a held lease would never have that long left.
@@ -199,6 +203,7 @@ impl Cluster {
             partitions,
             lease,
             ack_wait,
+            replicas,
         })
     }
 }

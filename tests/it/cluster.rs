@@ -343,10 +343,16 @@ async fn servers_three_processes_and_a_kill_write_every_record_once_and_flag_eve
     }
     // Time for anything still on its way to show up twice.
     tokio::time::sleep(Duration::from_secs(6)).await;
+    // Every piece of work was acknowledged: the work queues are empty.
+    let js = js::context(&names.nats).await;
+    for name in ["PAGES", "HANDOFF"] {
+        let mut stream = js.get_stream(format!("{upper}_{name}")).await.unwrap();
+        let left = stream.info().await.unwrap().state.messages;
+        assert_eq!(left, 0, "{upper}_{name} still holds {left} messages");
+    }
 
     let (ids, rows) = pg::stored(&db, &names.table).await;
     assert_eq!(rows, expected, "every record once in PostgreSQL");
-    let js = js::context(&names.nats).await;
     let stream = js.stream_by_subject(names.subject.clone()).await.unwrap();
     let (in_stream, messages) = js::stored(&js, &stream).await;
     assert_eq!(messages as i64, expected, "every record once in JetStream");
