@@ -1,6 +1,7 @@
 //! Cluster mode against the real NATS and PostgreSQL: three processes, a
 //! dozen hosts (127.0.1.x), pages listed by feeds of other hosts, wire
-//! stories syndicated across outlets, and one process killed mid-run.
+//! stories syndicated across outlets, one process killed mid-run and
+//! another restarted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
@@ -258,7 +259,8 @@ fn is_writer(daemon: &Daemon) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn servers_three_processes_and_a_kill_write_every_record_once_and_flag_every_copy() {
+async fn servers_three_processes_a_kill_and_a_restart_write_every_record_once_and_flag_every_copy()
+{
     let names = Names {
         pg: servers::postgres_url(),
         nats: servers::nats_url(),
@@ -315,6 +317,24 @@ async fn servers_three_processes_and_a_kill_write_every_record_once_and_flag_eve
     let (killed, mut daemon) = nodes.remove(writer);
     daemon.kill();
     let killed_at = Instant::now();
+
+    // Then a rolling restart of another: SIGTERM, drained, started again.
+    while count().await < expected * 3 / 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the cluster stalled after the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (restarted, mut daemon) = nodes.remove(0);
+    assert_eq!(unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = daemon.0.wait().unwrap();
+    assert!(
+        stopped.success(),
+        "drained and stopped: {stopped:?} {:?}",
+        problems(&daemon)
+    );
+    nodes.push((restarted.clone(), start(&cfg, &restarted)));
 
     while count().await < expected {
         if Instant::now() > deadline {
