@@ -180,11 +180,10 @@ impl Partition {
                     hints: job.hints,
                     ack: job_ack(store, key, acker),
                 };
-                tokio::select! {
-                    sent = self.ctx.tx.send(document) => if sent.is_err() {
-                        anyhow::bail!("the pipeline stopped taking documents");
-                    },
-                    () = self.ctx.shutdown.cancelled() => {}
+                // Sent on even when stopping: the stages drain it, so the
+                // page is not fetched again by the next holder.
+                if self.ctx.tx.send(document).await.is_err() {
+                    anyhow::bail!("the pipeline stopped taking documents");
                 }
             }
             Err(e) => {

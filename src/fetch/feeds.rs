@@ -582,12 +582,14 @@ impl Poller {
             })
             // In feed order: concurrent fetches, deterministic hand-off.
             .buffered(PAGES_PER_FEED);
+        // On shutdown no new page is fetched (see `item_document`), but the
+        // pages in hand are sent on: the stages drain them, and a restart
+        // does not fetch them again.
         while let Some(document) = sends.next().await {
             self.ctx.counters.document_read();
             let Some(document) = document? else { continue };
-            tokio::select! {
-                sent = self.ctx.tx.send(document) => if sent.is_err() { return Ok(()) },
-                () = self.ctx.shutdown.cancelled() => return Ok(()),
+            if self.ctx.tx.send(document).await.is_err() {
+                return Ok(());
             }
         }
         Ok(())
@@ -602,6 +604,10 @@ impl Poller {
         found: Found,
         feed: &url::Origin,
     ) -> anyhow::Result<Option<Document>> {
+        if self.ctx.shutdown.is_cancelled() {
+            // Left unfinished: offered again at the next start.
+            return Ok(None);
+        }
         let store = &self.ctx.store;
         let link = item.url.as_deref().and_then(|u| url::Url::parse(u).ok());
         let mut document = Document {

@@ -360,7 +360,10 @@ pub async fn record(State(app): State<App>, Path(id): Path<String>) -> Response 
         .flat_map(|t| t.evidence.iter().map(String::as_str))
         .collect();
     let body = html! {
-        h1 { (record.title) (copy_badge(&record, copies)) }
+        // The badge beside the heading, not in it: the heading is the
+        // record's title, as a reader (or a screen reader) takes it.
+        h1 { (record.title) }
+        (copy_badge(&record, copies))
         p.muted {
             (outlet(&record)) " · " (when(&record))
             @if let Some(url) = &record.url {
