@@ -16,24 +16,62 @@ const ARTICLE_BODY_BONUS: f32 = 1.5;
 /// is part of the article too.
 const SIBLING_SHARE: f32 = 0.2;
 
+/// See [`widened`].
+const WIDEN_BELOW: f32 = 0.5;
+const WIDEN_TO: f32 = 0.8;
+const WIDEN_MAX_BAD: f32 = 1.5;
+
 /// The article text of a walked page: the element whose blocks weigh most
 /// (see [`weight`]), then its blocks minus the furniture inside it.
 ///
+/// Text the page hides is left out, unless taking it in gives a far more
+/// complete article that still holds what was visible: pages rendered on
+/// the server for a script to reveal (a hidden root, accordions closed)
+/// hide the article itself, while hidden menus and dialogs do not make the
+/// visible article grow.
+pub fn main_text(page: &Page) -> String {
+    let visible = hinted_or_plain(page, false);
+    if !page.blocks.iter().any(|b| b.hidden) {
+        return visible;
+    }
+    let all = hinted_or_plain(page, true);
+    if more_complete(&all, &visible) {
+        all
+    } else {
+        visible
+    }
+}
+
+/// How many times the visible text's words the text with hidden blocks must
+/// hold to be taken instead.
+const HIDDEN_GAIN: usize = 2;
+
+/// Whether `all` is the same article as `visible` (it holds its first
+/// paragraph), much longer; or any text when nothing was visible.
+fn more_complete(all: &str, visible: &str) -> bool {
+    if visible.is_empty() {
+        return !all.is_empty();
+    }
+    let words = |t: &str| t.split_whitespace().count();
+    let first = visible.split("\n\n").next().unwrap_or_default();
+    words(all) >= HIDDEN_GAIN * words(visible) && all.contains(first)
+}
+
 /// When no element weighs anything, the hints are what hid the article
 /// (a blog post inside a `<header>`, a site that names its content
 /// `post-meta`): the choice is made again on the text alone, before the page
 /// is said to have none.
-pub fn main_text(page: &Page) -> String {
-    let text = chosen_text(page, &valid_hints(page));
+fn hinted_or_plain(page: &Page, with_hidden: bool) -> String {
+    let text = chosen_text(page, &valid_hints(page, with_hidden), with_hidden);
     if !text.is_empty() {
         return text;
     }
-    chosen_text(page, &vec![false; page.elements.len()])
+    chosen_text(page, &vec![false; page.elements.len()], with_hidden)
 }
 
 /// The article text with `boiler` telling which hinted elements are
-/// furniture.
-fn chosen_text(page: &Page, boiler: &[bool]) -> String {
+/// furniture, and hidden blocks left out unless `with_hidden`.
+fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
     let furniture = nearest_valid(page, boiler);
     // The furniture a block sits in: its nearest hinted ancestor whose hint
     // holds (a widget overruled inside a sidebar is still in the sidebar).
@@ -48,14 +86,25 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
     };
     let is_boiler = |b: &Block| furniture_of(b) != NONE;
     let mut score = vec![0f32; page.elements.len()];
-    for b in &page.blocks {
-        score[b.el as usize] += if is_boiler(b) {
-            -(b.chars as f32)
+    let mut good = vec![0f32; page.elements.len()];
+    let mut bad = vec![0f32; page.elements.len()];
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
+        let el = b.el as usize;
+        if is_boiler(b) {
+            score[el] -= b.chars as f32;
         } else {
-            weight(b)
-        };
+            let w = weight(b);
+            score[el] += w;
+            if w > 0.0 {
+                good[el] += w;
+            } else {
+                bad[el] -= w;
+            }
+        }
     }
     sum_up(page, &mut score);
+    sum_up(page, &mut good);
+    sum_up(page, &mut bad);
     for (s, e) in score.iter_mut().zip(&page.elements) {
         if e.article_body && *s > 0.0 {
             *s *= ARTICLE_BODY_BONUS;
@@ -64,12 +113,16 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
     let Some(root) = argmax(&score) else {
         return String::new();
     };
+    let wide = widened(page, &good, &bad, root);
     // Parts are disjoint subtrees in document order, as are blocks: one
     // merge pass picks the blocks inside them.
-    let parts = article_parts(page, &score, boiler, root);
+    let parts = match wide {
+        Some(a) => vec![(a as u32, page.elements[a].last)],
+        None => article_parts(page, &score, boiler, root),
+    };
     let mut parts_left = parts.as_slice();
     let mut picked: Vec<&Block> = Vec::new();
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
         while let Some(&(_, last)) = parts_left.first()
             && b.el > last
         {
@@ -84,10 +137,14 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
             picked.push(b);
         }
     }
-    let mut kept: Vec<&Block> = densest_run(&picked)
-        .into_iter()
-        .filter(|b| keep(b))
-        .collect();
+    // Widening was needed because the furniture between the article's parts
+    // outweighed them: the densest run would cut them apart again.
+    let run = if wide.is_some() {
+        trimmed_run(&picked)
+    } else {
+        densest_run(&picked)
+    };
+    let mut kept: Vec<&Block> = run.into_iter().filter(|b| keep(b)).collect();
     let mut trimmed = 0;
     while trimmed < MAX_TRAILING_TRIM
         && kept.len() > 1
@@ -165,6 +222,50 @@ fn densest_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
     blocks[best_range.0..best_range.1].to_vec()
 }
 
+/// From the first to the last block that argues for the article.
+fn trimmed_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
+    let first = blocks.iter().position(|b| weight(b) > 0.0);
+    let last = blocks.iter().rposition(|b| weight(b) > 0.0);
+    match (first, last) {
+        (Some(f), Some(l)) => blocks[f..=l].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The ancestor to take instead of `root` when `root` holds under
+/// [`WIDEN_BELOW`] of the page's running text (`good`: the positive weight
+/// of blocks outside furniture) and an ancestor holds at least
+/// [`WIDEN_TO`] of it, with no more than [`WIDEN_MAX_BAD`] times as much
+/// weighing against (`bad`): a guide or report whose sections are each
+/// split by link lists, tables of specs or short labels, where each section
+/// loses to the furniture inside it and only one would be kept. `<html>` and
+/// `<body>` are never taken: a page's article does not fill it.
+fn widened(page: &Page, good: &[f32], bad: &[f32], root: usize) -> Option<usize> {
+    let total: f32 = page
+        .elements
+        .iter()
+        .zip(good)
+        .filter(|(e, _)| e.parent == NONE)
+        .map(|(_, g)| g)
+        .sum();
+    if good[root] >= WIDEN_BELOW * total {
+        return None;
+    }
+    let mut a = page.elements[root].parent;
+    while a != NONE {
+        let i = a as usize;
+        let up = page.elements[i].parent;
+        if up == NONE || page.elements[up as usize].parent == NONE {
+            return None;
+        }
+        if good[i] >= WIDEN_TO * total {
+            return (bad[i] <= WIDEN_MAX_BAD * good[i]).then_some(i);
+        }
+        a = page.elements[i].parent;
+    }
+    None
+}
+
 /// The best element and those of its siblings that also score well: a lead
 /// paragraph or the second half of an article after an ad break often sits
 /// beside the main container. Each part is a range of element indices.
@@ -193,10 +294,10 @@ fn push_paragraphs(out: &mut String, text: &str) {
 }
 
 /// Which hinted elements really are boilerplate, by [`OVERRULED_HINT_SHARE`].
-fn valid_hints(page: &Page) -> Vec<bool> {
+fn valid_hints(page: &Page, with_hidden: bool) -> Vec<bool> {
     let mut good = vec![0f32; page.elements.len()];
     let mut paragraphs = vec![0f32; page.elements.len()];
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
         let w = weight(b);
         if w > 0.0 {
             good[b.el as usize] += w;
@@ -213,11 +314,12 @@ fn valid_hints(page: &Page) -> Vec<bool> {
         .map(|(_, g)| g)
         .sum();
     // Page builders give every section of an article the same component
-    // class (`elementor-widget-container`, `WidgetWrapper`): each holds a
-    // little of the text, together they hold the article. What the
-    // elements of a class hold (those not inside another of the same class)
-    // is judged by the same rule. (Not for content words: comments share a
-    // class too, and can outweigh the article.)
+    // class (`elementor-widget-container`, `WidgetWrapper`), and so do
+    // editors their embedded blocks (`ck-block--embed`, one per entry of a
+    // listing): each holds a little of the text, together they hold the
+    // article. What the elements of a class hold (those not inside another
+    // of the same class) is judged by the same rule. (Not for content words:
+    // comments share a class too, and can outweigh the article.)
     let mut by_key = vec![(0f32, 0f32); page.hint_keys as usize];
     let mut outer_key = vec![NONE; page.elements.len()];
     for (i, e) in page.elements.iter().enumerate() {
@@ -240,8 +342,8 @@ fn valid_hints(page: &Page) -> Vec<bool> {
         .map(|(e, (&g, &n))| match e.hint {
             Hint::None => false,
             Hint::Structure => true,
-            Hint::Name | Hint::Embed => !overruled(g, n),
-            Hint::Layout => {
+            Hint::Name => !overruled(g, n),
+            Hint::Layout | Hint::Embed => {
                 let shared = by_key
                     .get(e.hint_key as usize)
                     .is_some_and(|&(g, n)| overruled(g, n));
@@ -317,7 +419,7 @@ fn weight(b: &Block) -> f32 {
 /// content (a feed item's HTML).
 pub fn all_text(page: &Page) -> String {
     let mut out = String::new();
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| !b.hidden) {
         push_paragraphs(&mut out, page.block_text(b));
     }
     out

@@ -186,4 +186,106 @@ mod tests {
         );
         assert_eq!(ld_paragraphs("One.\n\nTwo  words.\n"), "One.\n\nTwo words.");
     }
+
+    /// A paragraph of running text, different for each `n`.
+    fn prose(n: usize) -> String {
+        format!(
+            "Paragraph {n} of the report goes on about the matter at hand, with enough \
+             words in it to read as running text rather than a label or a link."
+        )
+    }
+
+    fn text_of(html: &str) -> String {
+        extract(html.as_bytes(), None, None, &Options::default())
+            .expect("extracts")
+            .text
+    }
+
+    #[test]
+    fn article_hidden_until_a_script_shows_it_is_extracted() {
+        let paragraphs: String = (0..5).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a> <a href=/news>News</a></nav>\
+             <div hidden id=S:0><main><h1>Title</h1>{paragraphs}</main></div></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(text.ends_with(&prose(4)), "{text}");
+    }
+
+    #[test]
+    fn closed_accordion_sections_join_a_visible_lead() {
+        let sections: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<h2>Step {i}</h2><div style='display: none'><p>{}</p><p>{}</p></div>",
+                    prose(10 * i),
+                    prose(10 * i + 1)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{sections}</article></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(text.contains(&prose(31)), "{text}");
+    }
+
+    #[test]
+    fn hidden_dialog_text_stays_out_of_a_visible_article() {
+        let paragraphs: String = (0..4).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let html = format!(
+            "<html><body><article>{paragraphs}</article>\
+             <div style=display:none><p>{}</p></div></body></html>",
+            prose(99)
+        );
+        let text = text_of(&html);
+        assert!(text.contains(&prose(3)), "{text}");
+        assert!(!text.contains(&prose(99)), "{text}");
+    }
+
+    #[test]
+    fn entries_in_an_editors_embed_blocks_are_the_article() {
+        let entries: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<div class='ck-block ck-block--embed'><h3>Place {i}</h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{entries}</article>\
+             <footer><a href=/about>About</a></footer></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(text.contains(&prose(1)), "{text}");
+        assert!(text.contains(&prose(5)), "{text}");
+    }
+
+    #[test]
+    fn sections_split_by_link_lists_are_kept_together() {
+        let links: String = (0..4)
+            .map(|j| format!("<li><a href=/patch/{j}>A patch merged upstream, number {j}</a></li>"))
+            .collect();
+        let sections: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<section><h2>Part {i}</h2><p>{}</p><ul>{links}</ul></section>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a></nav><main><article>{sections}</article></main>\
+             <footer><a href=/about>About</a></footer></body></html>"
+        );
+        let text = text_of(&html);
+        for i in 1..6 {
+            assert!(text.contains(&prose(i)), "part {i} missing: {text}");
+        }
+    }
 }
