@@ -29,7 +29,13 @@ const WIDEN_MAX_BAD: f32 = 1.5;
 /// the server for a script to reveal (a hidden root, accordions closed)
 /// hide the article itself, while hidden menus and dialogs do not make the
 /// visible article grow.
-pub fn main_text(page: &Page) -> String {
+///
+/// Story cards are marked first (see [`card_summaries`]).
+pub fn main_text(page: &mut Page) -> String {
+    for k in card_summaries(page) {
+        page.blocks[k].card = true;
+    }
+    let page = &*page;
     let visible = hinted_or_plain(page, false);
     if !page.blocks.iter().any(|b| b.hidden) {
         return visible;
@@ -434,5 +440,83 @@ fn keep(b: &Block) -> bool {
 
 /// A linked headline followed by its summary, as in lists of other stories.
 fn is_teaser(b: &Block) -> bool {
-    b.lead_link_chars >= 20 && b.lead_link_chars * 5 >= b.chars
+    b.card || (b.lead_link_chars >= 20 && b.lead_link_chars * 5 >= b.chars)
+}
+
+/// Cards side by side, at least: a next and a previous story.
+const MIN_CARDS: usize = 2;
+
+/// The summaries of story cards (as block indices): lists of other stories
+/// whose summaries are full paragraphs, in blocks of their own after a
+/// linked headline or a row of links, which otherwise read as the article.
+/// A card is an element holding one paragraph of running text with a mostly
+/// linked block before it; its summary is a teaser when at least
+/// [`MIN_CARDS`] siblings are cards and their parent holds no other running
+/// text. Sections of an article hold more than one paragraph, or no links
+/// before their text, or sit beside the article's other paragraphs.
+/// (A roundup of other sites' pages, one linked paragraph each, is made the
+/// same way and is lost with the teasers.)
+fn card_summaries(page: &Page) -> Vec<usize> {
+    let n = page.elements.len();
+    // Each element's blocks are a range of the block table (document order).
+    let mut lo = vec![u32::MAX; n];
+    let mut hi = vec![0u32; n];
+    for (k, b) in page.blocks.iter().enumerate() {
+        let el = b.el as usize;
+        lo[el] = lo[el].min(k as u32);
+        hi[el] = hi[el].max(k as u32 + 1);
+    }
+    for i in (0..n).rev() {
+        let p = page.elements[i].parent;
+        if p != NONE {
+            let p = p as usize;
+            lo[p] = lo[p].min(lo[i]);
+            hi[p] = hi[p].max(hi[i]);
+        }
+    }
+    let prose = |b: &Block| !b.hidden && weight(b) > 0.0;
+    let linked = |b: &Block| !b.hidden && b.link_chars * 2 > b.chars;
+    // Prefix counts of prose blocks, and the nearest linked block before each.
+    let mut prose_before = Vec::with_capacity(page.blocks.len() + 1);
+    let mut last_link = Vec::with_capacity(page.blocks.len());
+    let (mut count, mut link) = (0u32, None);
+    prose_before.push(0);
+    for (k, b) in page.blocks.iter().enumerate() {
+        last_link.push(link);
+        if linked(b) {
+            link = Some(k);
+        }
+        count += u32::from(prose(b));
+        prose_before.push(count);
+    }
+    let prose_in = |i: usize| {
+        let (l, h) = (lo[i] as usize, hi[i] as usize);
+        if l >= h {
+            0
+        } else {
+            prose_before[h] - prose_before[l]
+        }
+    };
+    let summary = |i: usize| -> Option<usize> {
+        if prose_in(i) != 1 {
+            return None;
+        }
+        let (l, h) = (lo[i] as usize, hi[i] as usize);
+        let k = (l..h).find(|&k| prose(&page.blocks[k]))?;
+        last_link[k].is_some_and(|j| j >= l).then_some(k)
+    };
+    let mut cards_of = vec![0u32; n];
+    for (i, e) in page.elements.iter().enumerate() {
+        if e.parent != NONE && summary(i).is_some() {
+            cards_of[e.parent as usize] += 1;
+        }
+    }
+    let teasers = |p: usize| cards_of[p] as usize >= MIN_CARDS && prose_in(p) == cards_of[p];
+    (0..n)
+        .filter(|&i| {
+            let p = page.elements[i].parent;
+            p != NONE && teasers(p as usize)
+        })
+        .filter_map(summary)
+        .collect()
 }

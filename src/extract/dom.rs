@@ -83,6 +83,9 @@ pub struct Block {
     /// `display:none`): a menu or dialog, or the article itself waiting for
     /// a script (streamed server rendering, accordions).
     pub hidden: bool,
+    /// The summary of a story card among several (see `body`): a teaser,
+    /// however much it reads like prose.
+    pub card: bool,
 }
 
 #[derive(Debug, Default)]
@@ -773,6 +776,7 @@ impl<'a> Walker<'a> {
             boiler: frame.boiler,
             in_quote: frame.quote,
             hidden: frame.hidden,
+            card: false,
         };
         self.page.blocks.push(block);
         self.block_start = self.page.text.len();

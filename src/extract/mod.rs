@@ -100,10 +100,10 @@ pub fn extract(
     }
     let html = parse::document(&source, &METER);
     drop(source);
-    let page = dom::walk(&html);
+    let mut page = dom::walk(&html);
     drop(html);
     let ld = meta::JsonLd::parse(&page.meta.json_ld);
-    let mut text = body::main_text(&page);
+    let mut text = body::main_text(&mut page);
     if let Some(ld_body) = &ld.body
         && complete_json_body(ld_body, &text)
     {
@@ -287,5 +287,49 @@ mod tests {
         for i in 1..6 {
             assert!(text.contains(&prose(i)), "part {i} missing: {text}");
         }
+    }
+
+    #[test]
+    fn related_story_cards_with_full_summaries_are_left_out() {
+        let article: String = (0..8).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let long_link = "Another story from the same site, with a headline long enough \
+                         to outweigh the summary that follows it in its card, and more";
+        let teasers: String = (20..32)
+            .map(|i| {
+                format!(
+                    "<div><h3><a href=/s/{i}>{long_link}</a></h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article>{article}</article><section>{teasers}</section></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(text.ends_with(&prose(7)), "{text}");
+        assert!(!text.contains(&prose(20)), "{text}");
+    }
+
+    #[test]
+    fn linked_entries_beside_the_articles_own_paragraphs_are_kept() {
+        let entries: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<div><h3><a href=/place/{i}>Place number {i} in town</a></h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p><p>{}</p>{entries}</article></body></html>",
+            prose(0),
+            prose(10)
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(
+            text.contains(&prose(1)) && text.ends_with(&prose(5)),
+            "{text}"
+        );
     }
 }
