@@ -37,7 +37,15 @@ pub fn main_text(page: &mut Page) -> String {
     }
     let page = &*page;
     let visible = hinted_or_plain(page, false);
-    if !page.blocks.iter().any(|b| b.hidden) {
+    // Hidden text too short to double the article is not worth a second
+    // choice (hidden icons, labels and menus are on most pages).
+    let hidden_chars: usize = page
+        .blocks
+        .iter()
+        .filter(|b| b.hidden)
+        .map(|b| b.chars as usize)
+        .sum();
+    if hidden_chars == 0 || hidden_chars < visible.len() / 2 {
         return visible;
     }
     let all = hinted_or_plain(page, true);
@@ -52,15 +60,18 @@ pub fn main_text(page: &mut Page) -> String {
 /// hold to be taken instead.
 const HIDDEN_GAIN: usize = 2;
 
-/// Whether `all` is the same article as `visible` (it holds its first
-/// paragraph), much longer; or any text when nothing was visible.
+/// Under this many words the visible text is no article to hold on to (a
+/// shell of menus around a hidden root).
+const NO_ARTICLE_WORDS: usize = 50;
+
+/// Whether `all` is much longer than `visible` and the same article (it
+/// holds the visible text's first paragraph), unless what was visible is
+/// no article at all.
 fn more_complete(all: &str, visible: &str) -> bool {
-    if visible.is_empty() {
-        return !all.is_empty();
-    }
     let words = |t: &str| t.split_whitespace().count();
     let first = visible.split("\n\n").next().unwrap_or_default();
-    words(all) >= HIDDEN_GAIN * words(visible) && all.contains(first)
+    words(all) >= HIDDEN_GAIN * words(visible).max(1)
+        && (words(visible) < NO_ARTICLE_WORDS || all.contains(first))
 }
 
 /// When no element weighs anything, the hints are what hid the article

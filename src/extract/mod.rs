@@ -332,4 +332,23 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_hidden_article_wins_over_a_visible_shell_of_menus() {
+        let paragraphs: String = (0..5).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let links: String = (0..8)
+            .map(|i| {
+                format!("<div><a href=/p/{i}>A product page of the company, number {i}</a></div>")
+            })
+            .collect();
+        let html = format!(
+            "<html><body><div><p>Product pricing and the company that makes it</p>{links}</div>\
+             <div hidden id=S:0><main>{paragraphs}</main></div></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(
+            text.starts_with(&prose(0)) && text.ends_with(&prose(4)),
+            "{text}"
+        );
+    }
 }
