@@ -1,5 +1,7 @@
 //! Choosing the article body among the page's text blocks.
 
+use std::collections::HashMap;
+
 use super::dom::{Block, BlockTag, Hint, NONE, Page};
 
 /// A class/id boilerplate hint on an element holding at least this share of
@@ -172,9 +174,51 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
         kept.pop();
         trimmed += 1;
     }
-    let mut out = String::new();
-    for b in kept {
-        push_paragraphs(&mut out, page.block_text(b));
+    let lines: Vec<&str> = kept
+        .iter()
+        .flat_map(|b| page.block_text(b).split('\n'))
+        .collect();
+    without_repeated_runs(&lines).join("\n\n")
+}
+
+/// Paragraphs this long, repeated in the same order, are a second copy of
+/// the article (pages that carry one for another layout).
+const REPEAT_CHARS: usize = 100;
+/// How many such paragraphs in a row make a copy; the run compared at once
+/// is bounded, so that a page of one paragraph repeated stays linear.
+const REPEAT_RUN: usize = 3;
+const MAX_RUN: usize = 64;
+
+/// `lines` without the runs that repeat an earlier run of at least
+/// [`REPEAT_RUN`] long paragraphs. Short lines repeat in any article
+/// (labels, list items), and so may a single quoted paragraph.
+fn without_repeated_runs<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.len() >= REPEAT_CHARS {
+            first.entry(l).or_insert(i);
+        }
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(&j) = first.get(lines[i])
+            && j < i
+        {
+            let same = (0..MAX_RUN.min(i - j))
+                .take_while(|&k| lines.get(i + k) == Some(&lines[j + k]))
+                .count();
+            let long = lines[i..i + same]
+                .iter()
+                .filter(|l| l.len() >= REPEAT_CHARS)
+                .count();
+            if long >= REPEAT_RUN {
+                i += same;
+                continue;
+            }
+        }
+        out.push(lines[i]);
+        i += 1;
     }
     out
 }
@@ -530,4 +574,25 @@ fn card_summaries(page: &Page) -> Vec<usize> {
         })
         .filter_map(summary)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_copy_of_the_article_is_dropped_but_short_repeats_stay() {
+        let long: Vec<String> = (0..4)
+            .map(|i| format!("Paragraph {i} {}", "of running text ".repeat(8)))
+            .collect();
+        let mut lines: Vec<&str> = vec!["Intro", "Label"];
+        lines.extend(long.iter().map(String::as_str));
+        lines.extend(["Label", "Outro"]);
+        lines.extend(long.iter().map(String::as_str));
+        lines.push(&long[0]);
+        let mut want: Vec<&str> = vec!["Intro", "Label"];
+        want.extend(long.iter().map(String::as_str));
+        want.extend(["Label", "Outro", &long[0]]);
+        assert_eq!(without_repeated_runs(&lines), want);
+    }
 }
