@@ -500,10 +500,16 @@ impl<'a> Walker<'a> {
                             return (hint, NONE);
                         }
                         // `elementor-element-1b0f887a`: numbered names of
-                        // one kind of component are one key.
+                        // one kind of component are one key, and so are
+                        // its places (`panel-first-child`): only the words
+                        // that name the component count.
                         let kind: Vec<&str> = value
                             .split_ascii_whitespace()
                             .filter(|w| !w.bytes().any(|b| b.is_ascii_digit()))
+                            .filter(|w| {
+                                let w = w.to_ascii_lowercase();
+                                w.contains("widget") || w.contains("embed") || w == "tweet"
+                            })
                             .collect();
                         let key = *layout_keys.entry(kind.join(" ")).or_insert_with(|| {
                             *keys += 1;

@@ -351,4 +351,30 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn builder_widgets_that_differ_only_by_place_are_judged_together() {
+        let places = ["panel-first-child", "", "panel-last-child"];
+        let widgets: String = places
+            .iter()
+            .enumerate()
+            .map(|(i, place)| {
+                format!(
+                    "<div class='so-panel widget widget_sow-editor {place}'><p>{}</p><p>{}</p></div>",
+                    prose(2 * i + 1),
+                    prose(2 * i + 2)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{widgets}</article>\
+             <div class='widget widget_recent'><a href=/a>Recent post</a></div></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(
+            text.starts_with(&prose(0)) && text.ends_with(&prose(6)),
+            "{text}"
+        );
+    }
 }
