@@ -10,6 +10,13 @@ use super::dom::{Block, BlockTag, Hint, NONE, Page};
 /// sit inside its own furniture.
 const OVERRULED_HINT_SHARE: f32 = 0.5;
 
+/// The elements of one component class (see [`valid_hints`]) holding at
+/// least this share of the page's paragraph text, in several paragraphs,
+/// are article structure: furniture widgets do not hold a fifth of a page's
+/// running text between them, while the product boxes of a review or the
+/// panels of a builder page often hold a third or less of the article.
+const SHARED_HINT_SHARE: f32 = 0.2;
+
 /// Microdata `itemprop=articleBody` is the publisher's own word on where the
 /// article is; it tips the choice between close candidates.
 const ARTICLE_BODY_BONUS: f32 = 1.5;
@@ -407,7 +414,7 @@ fn valid_hints(page: &Page, with_hidden: bool) -> Vec<bool> {
             Hint::Layout | Hint::Embed => {
                 let shared = by_key
                     .get(e.hint_key as usize)
-                    .is_some_and(|&(g, n)| overruled(g, n));
+                    .is_some_and(|&(g, n)| g >= SHARED_HINT_SHARE * total && n >= 2.0);
                 !overruled(g, n) && !shared
             }
         })

@@ -377,4 +377,30 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn product_boxes_holding_a_third_of_a_review_are_kept() {
+        let boxed = |i: usize| {
+            format!(
+                "<div class='c-product-widget'><h3>Product {i}</h3><p>{}</p><p>{}</p></div>",
+                prose(10 * i),
+                prose(10 * i + 1)
+            )
+        };
+        let plain = |r: std::ops::Range<usize>| -> String {
+            r.map(|i| format!("<p>{}</p>", prose(i))).collect()
+        };
+        let html = format!(
+            "<html><body><article>{}{}{}{}{}</article></body></html>",
+            plain(0..3),
+            boxed(1),
+            plain(3..5),
+            boxed(2),
+            plain(5..7)
+        );
+        let text = text_of(&html);
+        for i in [10, 11, 20, 21] {
+            assert!(text.contains(&prose(i)), "paragraph {i} missing: {text}");
+        }
+    }
 }
