@@ -3,7 +3,9 @@
 //! article-extraction benchmark: 4-token shingles, per-page tp/fp/fn
 //! normalized, precision over non-empty predictions, recall over all pages.
 //!
-//! `cargo run --release --example extract_eval -- DIR [--worst N]`
+//! `cargo run --release --example extract_eval -- DIR [--worst N] [--save OUT_DIR]`
+//!
+//! `--save` writes the extracted text of each page to `OUT_DIR/<id>.txt`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,15 +18,16 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let mut worst = 0usize;
+    let mut save = None;
     while let Some(a) = args.next() {
-        if a == "--worst" {
-            worst = args.next().and_then(|n| n.parse().ok()).unwrap_or(10);
-        } else {
-            dir = Some(PathBuf::from(a));
+        match a.as_str() {
+            "--worst" => worst = args.next().and_then(|n| n.parse().ok()).unwrap_or(10),
+            "--save" => save = args.next().map(PathBuf::from),
+            _ => dir = Some(PathBuf::from(a)),
         }
     }
     let Some(dir) = dir else {
-        eprintln!("usage: extract_eval DIR [--worst N]");
+        eprintln!("usage: extract_eval DIR [--worst N] [--save OUT_DIR]");
         return ExitCode::FAILURE;
     };
     let truth_path = dir.join("ground-truth.json");
@@ -55,6 +58,14 @@ fn main() -> ExitCode {
         let got = extract(&bytes, None, url, &opts)
             .map(|e| e.text)
             .unwrap_or_default();
+        if let Some(out) = &save {
+            let path = out.join(format!("{id}.txt"));
+            if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, &got))
+            {
+                eprintln!("cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
         let got_tokens = tokens(&words, &got);
         let want_tokens = tokens(&words, want);
         if got_tokens == want_tokens {

@@ -5,11 +5,12 @@
 //! pages; an empty prediction scores 0. A page under F1 0.5 is a collapse:
 //! the wrong block chosen, or nothing found. Every collapse is listed.
 //!
-//! `cargo run --release --example wcxb_eval -- DIR [--other NAME=PRED_DIR] [--worst N]`
+//! `cargo run --release --example wcxb_eval -- DIR [--other NAME=PRED_DIR] [--worst N] [--save OUT_DIR]`
 //!
 //! `--other` scores another extractor's predictions (`PRED_DIR/<id>.txt`, a
 //! missing file counts as an empty prediction) on the same pages in the same
-//! run, and counts the pages each side wins.
+//! run, and counts the pages each side wins. `--save` writes tidings' text of
+//! each page to `OUT_DIR/<id>.txt`, to read beside the truth.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -37,9 +38,10 @@ struct Score {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut dir, mut other, mut worst) = (None, None, 0usize);
+    let (mut dir, mut other, mut worst, mut save) = (None, None, 0usize, None);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--save" => save = args.next().map(PathBuf::from),
             "--worst" => worst = args.next().and_then(|n| n.parse().ok()).unwrap_or(10),
             "--other" => {
                 other = args.next().and_then(|s| {
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
         }
     }
     let Some(dir) = dir else {
-        eprintln!("usage: wcxb_eval DIR [--other NAME=PRED_DIR] [--worst N]");
+        eprintln!("usage: wcxb_eval DIR [--other NAME=PRED_DIR] [--worst N] [--save OUT_DIR]");
         return ExitCode::FAILURE;
     };
     let pages = match load(&dir) {
@@ -68,6 +70,14 @@ fn main() -> ExitCode {
         let got = extract(&page.html, None, Some(&page.url), &opts);
         let text = got.as_ref().map(|e| e.text.as_str()).unwrap_or_default();
         let why = got.as_ref().err().map(|e| e.to_string());
+        if let Some(out) = &save {
+            let path = out.join(format!("{}.txt", page.id));
+            if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(&path, text))
+            {
+                eprintln!("cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
         ours.push((score(&words, text, &page.truth), why));
     }
     report("tidings", &pages, &ours, worst);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs trafilatura over a WCXB-format folder and writes one prediction per
 page, for `cargo run --release --example wcxb_eval -- DIR --other
-trafilatura=OUT` to score beside tidings in the same run.
+trafilatura=OUT` to score beside tidings in the same run. A ScrapingHub-format
+folder (`ground-truth.json` beside `<id>.html`) is read too, for its speed.
 
     python3 -m venv /tmp/tvenv && /tmp/tvenv/bin/pip install trafilatura
     /tmp/tvenv/bin/python scripts/trafilatura_predictions.py DIR OUT
@@ -22,6 +23,9 @@ def main():
     src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     pages = []
+    if (src / "ground-truth.json").exists():
+        for page in sorted(src.glob("*.html")):
+            pages.append((page.stem, page.read_bytes()))
     for truth in sorted((src / "ground-truth").glob("*.json")):
         page = src / "html" / f"{truth.stem}.html.gz"
         pages.append((truth.stem, gzip.decompress(page.read_bytes())))

@@ -1,5 +1,7 @@
 //! Choosing the article body among the page's text blocks.
 
+use std::collections::HashMap;
+
 use super::dom::{Block, BlockTag, Hint, NONE, Page};
 
 /// A class/id boilerplate hint on an element holding at least this share of
@@ -7,6 +9,13 @@ use super::dom::{Block, BlockTag, Hint, NONE, Page};
 /// (`content-with-sidebar`, a `has-comments` wrapper): the article does not
 /// sit inside its own furniture.
 const OVERRULED_HINT_SHARE: f32 = 0.5;
+
+/// The elements of one component class (see [`valid_hints`]) holding at
+/// least this share of the page's paragraph text, in several paragraphs,
+/// are article structure: furniture widgets do not hold a fifth of a page's
+/// running text between them, while the product boxes of a review or the
+/// panels of a builder page often hold a third or less of the article.
+const SHARED_HINT_SHARE: f32 = 0.2;
 
 /// Microdata `itemprop=articleBody` is the publisher's own word on where the
 /// article is; it tips the choice between close candidates.
@@ -16,24 +25,79 @@ const ARTICLE_BODY_BONUS: f32 = 1.5;
 /// is part of the article too.
 const SIBLING_SHARE: f32 = 0.2;
 
+/// See [`widened`].
+const WIDEN_BELOW: f32 = 0.5;
+const WIDEN_TO: f32 = 0.8;
+const WIDEN_MAX_BAD: f32 = 1.5;
+
 /// The article text of a walked page: the element whose blocks weigh most
 /// (see [`weight`]), then its blocks minus the furniture inside it.
 ///
+/// Text the page hides is left out, unless taking it in gives a far more
+/// complete article that still holds what was visible: pages rendered on
+/// the server for a script to reveal (a hidden root, accordions closed)
+/// hide the article itself, while hidden menus and dialogs do not make the
+/// visible article grow.
+///
+/// Story cards are marked first (see [`card_summaries`]).
+pub fn main_text(page: &mut Page) -> String {
+    for k in card_summaries(page) {
+        page.blocks[k].card = true;
+    }
+    let page = &*page;
+    let visible = hinted_or_plain(page, false);
+    // Hidden text too short to double the article is not worth a second
+    // choice (hidden icons, labels and menus are on most pages).
+    let hidden_chars: usize = page
+        .blocks
+        .iter()
+        .filter(|b| b.hidden)
+        .map(|b| b.chars as usize)
+        .sum();
+    if hidden_chars == 0 || hidden_chars < visible.len() / 2 {
+        return visible;
+    }
+    let all = hinted_or_plain(page, true);
+    if more_complete(&all, &visible) {
+        all
+    } else {
+        visible
+    }
+}
+
+/// How many times the visible text's words the text with hidden blocks must
+/// hold to be taken instead.
+const HIDDEN_GAIN: usize = 2;
+
+/// Under this many words the visible text is no article to hold on to (a
+/// shell of menus around a hidden root).
+const NO_ARTICLE_WORDS: usize = 50;
+
+/// Whether `all` is much longer than `visible` and the same article (it
+/// holds the visible text's first paragraph), unless what was visible is
+/// no article at all.
+fn more_complete(all: &str, visible: &str) -> bool {
+    let words = |t: &str| t.split_whitespace().count();
+    let first = visible.split("\n\n").next().unwrap_or_default();
+    words(all) >= HIDDEN_GAIN * words(visible).max(1)
+        && (words(visible) < NO_ARTICLE_WORDS || all.contains(first))
+}
+
 /// When no element weighs anything, the hints are what hid the article
 /// (a blog post inside a `<header>`, a site that names its content
 /// `post-meta`): the choice is made again on the text alone, before the page
 /// is said to have none.
-pub fn main_text(page: &Page) -> String {
-    let text = chosen_text(page, &valid_hints(page));
+fn hinted_or_plain(page: &Page, with_hidden: bool) -> String {
+    let text = chosen_text(page, &valid_hints(page, with_hidden), with_hidden);
     if !text.is_empty() {
         return text;
     }
-    chosen_text(page, &vec![false; page.elements.len()])
+    chosen_text(page, &vec![false; page.elements.len()], with_hidden)
 }
 
 /// The article text with `boiler` telling which hinted elements are
-/// furniture.
-fn chosen_text(page: &Page, boiler: &[bool]) -> String {
+/// furniture, and hidden blocks left out unless `with_hidden`.
+fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
     let furniture = nearest_valid(page, boiler);
     // The furniture a block sits in: its nearest hinted ancestor whose hint
     // holds (a widget overruled inside a sidebar is still in the sidebar).
@@ -48,14 +112,25 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
     };
     let is_boiler = |b: &Block| furniture_of(b) != NONE;
     let mut score = vec![0f32; page.elements.len()];
-    for b in &page.blocks {
-        score[b.el as usize] += if is_boiler(b) {
-            -(b.chars as f32)
+    let mut good = vec![0f32; page.elements.len()];
+    let mut bad = vec![0f32; page.elements.len()];
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
+        let el = b.el as usize;
+        if is_boiler(b) {
+            score[el] -= b.chars as f32;
         } else {
-            weight(b)
-        };
+            let w = weight(b);
+            score[el] += w;
+            if w > 0.0 {
+                good[el] += w;
+            } else {
+                bad[el] -= w;
+            }
+        }
     }
     sum_up(page, &mut score);
+    sum_up(page, &mut good);
+    sum_up(page, &mut bad);
     for (s, e) in score.iter_mut().zip(&page.elements) {
         if e.article_body && *s > 0.0 {
             *s *= ARTICLE_BODY_BONUS;
@@ -64,12 +139,16 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
     let Some(root) = argmax(&score) else {
         return String::new();
     };
+    let wide = widened(page, &good, &bad, root);
     // Parts are disjoint subtrees in document order, as are blocks: one
     // merge pass picks the blocks inside them.
-    let parts = article_parts(page, &score, boiler, root);
+    let parts = match wide {
+        Some(a) => vec![(a as u32, page.elements[a].last)],
+        None => article_parts(page, &score, boiler, root),
+    };
     let mut parts_left = parts.as_slice();
     let mut picked: Vec<&Block> = Vec::new();
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
         while let Some(&(_, last)) = parts_left.first()
             && b.el > last
         {
@@ -84,10 +163,14 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
             picked.push(b);
         }
     }
-    let mut kept: Vec<&Block> = densest_run(&picked)
-        .into_iter()
-        .filter(|b| keep(b))
-        .collect();
+    // Widening was needed because the furniture between the article's parts
+    // outweighed them: the densest run would cut them apart again.
+    let run = if wide.is_some() {
+        trimmed_run(&picked)
+    } else {
+        densest_run(&picked)
+    };
+    let mut kept: Vec<&Block> = run.into_iter().filter(|b| keep(b)).collect();
     let mut trimmed = 0;
     while trimmed < MAX_TRAILING_TRIM
         && kept.len() > 1
@@ -98,9 +181,51 @@ fn chosen_text(page: &Page, boiler: &[bool]) -> String {
         kept.pop();
         trimmed += 1;
     }
-    let mut out = String::new();
-    for b in kept {
-        push_paragraphs(&mut out, page.block_text(b));
+    let lines: Vec<&str> = kept
+        .iter()
+        .flat_map(|b| page.block_text(b).split('\n'))
+        .collect();
+    without_repeated_runs(&lines).join("\n\n")
+}
+
+/// Paragraphs this long, repeated in the same order, are a second copy of
+/// the article (pages that carry one for another layout).
+const REPEAT_CHARS: usize = 100;
+/// How many such paragraphs in a row make a copy; the run compared at once
+/// is bounded, so that a page of one paragraph repeated stays linear.
+const REPEAT_RUN: usize = 3;
+const MAX_RUN: usize = 64;
+
+/// `lines` without the runs that repeat an earlier run of at least
+/// [`REPEAT_RUN`] long paragraphs. Short lines repeat in any article
+/// (labels, list items), and so may a single quoted paragraph.
+fn without_repeated_runs<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.len() >= REPEAT_CHARS {
+            first.entry(l).or_insert(i);
+        }
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(&j) = first.get(lines[i])
+            && j < i
+        {
+            let same = (0..MAX_RUN.min(i - j))
+                .take_while(|&k| lines.get(i + k) == Some(&lines[j + k]))
+                .count();
+            let long = lines[i..i + same]
+                .iter()
+                .filter(|l| l.len() >= REPEAT_CHARS)
+                .count();
+            if long >= REPEAT_RUN {
+                i += same;
+                continue;
+            }
+        }
+        out.push(lines[i]);
+        i += 1;
     }
     out
 }
@@ -165,6 +290,50 @@ fn densest_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
     blocks[best_range.0..best_range.1].to_vec()
 }
 
+/// From the first to the last block that argues for the article.
+fn trimmed_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
+    let first = blocks.iter().position(|b| weight(b) > 0.0);
+    let last = blocks.iter().rposition(|b| weight(b) > 0.0);
+    match (first, last) {
+        (Some(f), Some(l)) => blocks[f..=l].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The ancestor to take instead of `root` when `root` holds under
+/// [`WIDEN_BELOW`] of the page's running text (`good`: the positive weight
+/// of blocks outside furniture) and an ancestor holds at least
+/// [`WIDEN_TO`] of it, with no more than [`WIDEN_MAX_BAD`] times as much
+/// weighing against (`bad`): a guide or report whose sections are each
+/// split by link lists, tables of specs or short labels, where each section
+/// loses to the furniture inside it and only one would be kept. `<html>` and
+/// `<body>` are never taken: a page's article does not fill it.
+fn widened(page: &Page, good: &[f32], bad: &[f32], root: usize) -> Option<usize> {
+    let total: f32 = page
+        .elements
+        .iter()
+        .zip(good)
+        .filter(|(e, _)| e.parent == NONE)
+        .map(|(_, g)| g)
+        .sum();
+    if good[root] >= WIDEN_BELOW * total {
+        return None;
+    }
+    let mut a = page.elements[root].parent;
+    while a != NONE {
+        let i = a as usize;
+        let up = page.elements[i].parent;
+        if up == NONE || page.elements[up as usize].parent == NONE {
+            return None;
+        }
+        if good[i] >= WIDEN_TO * total {
+            return (bad[i] <= WIDEN_MAX_BAD * good[i]).then_some(i);
+        }
+        a = page.elements[i].parent;
+    }
+    None
+}
+
 /// The best element and those of its siblings that also score well: a lead
 /// paragraph or the second half of an article after an ad break often sits
 /// beside the main container. Each part is a range of element indices.
@@ -193,10 +362,10 @@ fn push_paragraphs(out: &mut String, text: &str) {
 }
 
 /// Which hinted elements really are boilerplate, by [`OVERRULED_HINT_SHARE`].
-fn valid_hints(page: &Page) -> Vec<bool> {
+fn valid_hints(page: &Page, with_hidden: bool) -> Vec<bool> {
     let mut good = vec![0f32; page.elements.len()];
     let mut paragraphs = vec![0f32; page.elements.len()];
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| with_hidden || !b.hidden) {
         let w = weight(b);
         if w > 0.0 {
             good[b.el as usize] += w;
@@ -213,11 +382,12 @@ fn valid_hints(page: &Page) -> Vec<bool> {
         .map(|(_, g)| g)
         .sum();
     // Page builders give every section of an article the same component
-    // class (`elementor-widget-container`, `WidgetWrapper`): each holds a
-    // little of the text, together they hold the article. What the
-    // elements of a class hold (those not inside another of the same class)
-    // is judged by the same rule. (Not for content words: comments share a
-    // class too, and can outweigh the article.)
+    // class (`elementor-widget-container`, `WidgetWrapper`), and so do
+    // editors their embedded blocks (`ck-block--embed`, one per entry of a
+    // listing): each holds a little of the text, together they hold the
+    // article. What the elements of a class hold (those not inside another
+    // of the same class) is judged by the same rule. (Not for content words:
+    // comments share a class too, and can outweigh the article.)
     let mut by_key = vec![(0f32, 0f32); page.hint_keys as usize];
     let mut outer_key = vec![NONE; page.elements.len()];
     for (i, e) in page.elements.iter().enumerate() {
@@ -240,11 +410,11 @@ fn valid_hints(page: &Page) -> Vec<bool> {
         .map(|(e, (&g, &n))| match e.hint {
             Hint::None => false,
             Hint::Structure => true,
-            Hint::Name | Hint::Embed => !overruled(g, n),
-            Hint::Layout => {
+            Hint::Name => !overruled(g, n),
+            Hint::Layout | Hint::Embed => {
                 let shared = by_key
                     .get(e.hint_key as usize)
-                    .is_some_and(|&(g, n)| overruled(g, n));
+                    .is_some_and(|&(g, n)| g >= SHARED_HINT_SHARE * total && n >= 2.0);
                 !overruled(g, n) && !shared
             }
         })
@@ -317,7 +487,7 @@ fn weight(b: &Block) -> f32 {
 /// content (a feed item's HTML).
 pub fn all_text(page: &Page) -> String {
     let mut out = String::new();
-    for b in &page.blocks {
+    for b in page.blocks.iter().filter(|b| !b.hidden) {
         push_paragraphs(&mut out, page.block_text(b));
     }
     out
@@ -332,5 +502,104 @@ fn keep(b: &Block) -> bool {
 
 /// A linked headline followed by its summary, as in lists of other stories.
 fn is_teaser(b: &Block) -> bool {
-    b.lead_link_chars >= 20 && b.lead_link_chars * 5 >= b.chars
+    b.card || (b.lead_link_chars >= 20 && b.lead_link_chars * 5 >= b.chars)
+}
+
+/// Cards side by side, at least: a next and a previous story.
+const MIN_CARDS: usize = 2;
+
+/// The summaries of story cards (as block indices): lists of other stories
+/// whose summaries are full paragraphs, in blocks of their own after a
+/// linked headline or a row of links, which otherwise read as the article.
+/// A card is an element holding one paragraph of running text with a mostly
+/// linked block before it; its summary is a teaser when at least
+/// [`MIN_CARDS`] siblings are cards and their parent holds no other running
+/// text. Sections of an article hold more than one paragraph, or no links
+/// before their text, or sit beside the article's other paragraphs.
+/// (A roundup of other sites' pages, one linked paragraph each, is made the
+/// same way and is lost with the teasers.)
+fn card_summaries(page: &Page) -> Vec<usize> {
+    let n = page.elements.len();
+    // Each element's blocks are a range of the block table (document order).
+    let mut lo = vec![u32::MAX; n];
+    let mut hi = vec![0u32; n];
+    for (k, b) in page.blocks.iter().enumerate() {
+        let el = b.el as usize;
+        lo[el] = lo[el].min(k as u32);
+        hi[el] = hi[el].max(k as u32 + 1);
+    }
+    for i in (0..n).rev() {
+        let p = page.elements[i].parent;
+        if p != NONE {
+            let p = p as usize;
+            lo[p] = lo[p].min(lo[i]);
+            hi[p] = hi[p].max(hi[i]);
+        }
+    }
+    let prose = |b: &Block| !b.hidden && weight(b) > 0.0;
+    let linked = |b: &Block| !b.hidden && b.link_chars * 2 > b.chars;
+    // Prefix counts of prose blocks, and the nearest linked block before each.
+    let mut prose_before = Vec::with_capacity(page.blocks.len() + 1);
+    let mut last_link = Vec::with_capacity(page.blocks.len());
+    let (mut count, mut link) = (0u32, None);
+    prose_before.push(0);
+    for (k, b) in page.blocks.iter().enumerate() {
+        last_link.push(link);
+        if linked(b) {
+            link = Some(k);
+        }
+        count += u32::from(prose(b));
+        prose_before.push(count);
+    }
+    let prose_in = |i: usize| {
+        let (l, h) = (lo[i] as usize, hi[i] as usize);
+        if l >= h {
+            0
+        } else {
+            prose_before[h] - prose_before[l]
+        }
+    };
+    let summary = |i: usize| -> Option<usize> {
+        if prose_in(i) != 1 {
+            return None;
+        }
+        let (l, h) = (lo[i] as usize, hi[i] as usize);
+        let k = (l..h).find(|&k| prose(&page.blocks[k]))?;
+        last_link[k].is_some_and(|j| j >= l).then_some(k)
+    };
+    let mut cards_of = vec![0u32; n];
+    for (i, e) in page.elements.iter().enumerate() {
+        if e.parent != NONE && summary(i).is_some() {
+            cards_of[e.parent as usize] += 1;
+        }
+    }
+    let teasers = |p: usize| cards_of[p] as usize >= MIN_CARDS && prose_in(p) == cards_of[p];
+    (0..n)
+        .filter(|&i| {
+            let p = page.elements[i].parent;
+            p != NONE && teasers(p as usize)
+        })
+        .filter_map(summary)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_copy_of_the_article_is_dropped_but_short_repeats_stay() {
+        let long: Vec<String> = (0..4)
+            .map(|i| format!("Paragraph {i} {}", "of running text ".repeat(8)))
+            .collect();
+        let mut lines: Vec<&str> = vec!["Intro", "Label"];
+        lines.extend(long.iter().map(String::as_str));
+        lines.extend(["Label", "Outro"]);
+        lines.extend(long.iter().map(String::as_str));
+        lines.push(&long[0]);
+        let mut want: Vec<&str> = vec!["Intro", "Label"];
+        want.extend(long.iter().map(String::as_str));
+        want.extend(["Label", "Outro", &long[0]]);
+        assert_eq!(without_repeated_runs(&lines), want);
+    }
 }

@@ -40,7 +40,9 @@ pub enum Hint {
     /// elements of that class hold the article between them.
     Layout,
     /// An embed (`social-embed`, `tweet`): furniture, except for the post it
-    /// quotes in a `<blockquote>`, which belongs to the article.
+    /// quotes in a `<blockquote>`, which belongs to the article, and unless
+    /// the elements of its class hold the article between them (an editor's
+    /// embedded blocks, as for `Layout`).
     Embed,
 }
 
@@ -53,7 +55,7 @@ pub struct Element {
     pub hint: Hint,
     /// Marked as the article body by microdata (`itemprop=articleBody`).
     pub article_body: bool,
-    /// Which class (or id) value gave a `Hint::Layout`, as an index below
+    /// Which class (or id) value gave a `Hint::Layout` or `Hint::Embed`, as an index below
     /// `Page::hint_keys`, or `NONE`: elements sharing a value are judged
     /// together.
     pub hint_key: u32,
@@ -77,6 +79,13 @@ pub struct Block {
     /// Inside a `<blockquote>`: quoted posts (embedded tweets) are made of
     /// links yet belong to the article.
     pub in_quote: bool,
+    /// Inside an element the page hides (`hidden`, `aria-hidden`,
+    /// `display:none`): a menu or dialog, or the article itself waiting for
+    /// a script (streamed server rendering, accordions).
+    pub hidden: bool,
+    /// The summary of a story card among several (see `body`): a teaser,
+    /// however much it reads like prose.
+    pub card: bool,
 }
 
 #[derive(Debug, Default)]
@@ -345,6 +354,8 @@ struct Frame {
     block: bool,
     /// Inside a `<blockquote>`.
     quote: bool,
+    /// Inside a hidden element.
+    hidden: bool,
 }
 
 /// Where text is being copied besides the block buffer, and until which
@@ -476,6 +487,7 @@ impl<'a> Walker<'a> {
         let mut hint_key = NONE;
         let mut article_body = false;
         let mut is_byline = false;
+        let mut hidden = parent.is_some_and(|f| f.hidden);
         for (attr, value) in e.attrs() {
             match attr {
                 "class" | "id" => {
@@ -484,14 +496,20 @@ impl<'a> Walker<'a> {
                     let keys = &mut self.page.hint_keys;
                     let (hint, key) = *self.hint_cache.entry(value).or_insert_with(|| {
                         let hint = class_hint(value, scratch);
-                        if hint != Hint::Layout {
+                        if !matches!(hint, Hint::Layout | Hint::Embed) {
                             return (hint, NONE);
                         }
                         // `elementor-element-1b0f887a`: numbered names of
-                        // one kind of component are one key.
+                        // one kind of component are one key, and so are
+                        // its places (`panel-first-child`): only the words
+                        // that name the component count.
                         let kind: Vec<&str> = value
                             .split_ascii_whitespace()
                             .filter(|w| !w.bytes().any(|b| b.is_ascii_digit()))
+                            .filter(|w| {
+                                let w = w.to_ascii_lowercase();
+                                w.contains("widget") || w.contains("embed") || w == "tweet"
+                            })
                             .collect();
                         let key = *layout_keys.entry(kind.join(" ")).or_insert_with(|| {
                             *keys += 1;
@@ -503,7 +521,7 @@ impl<'a> Walker<'a> {
                         named = hint;
                     }
                     // The class names the kind of element; an id is unique.
-                    if hint == Hint::Layout && (hint_key == NONE || attr == "class") {
+                    if key != NONE && (hint_key == NONE || attr == "class") {
                         hint_key = key;
                     }
                     if hint == Hint::Name && (value.contains("byline") || value.contains("author"))
@@ -512,13 +530,13 @@ impl<'a> Walker<'a> {
                     }
                 }
                 "role" => structural |= BOILER_ROLES.contains(&value.trim()),
-                "hidden" => return false,
-                "aria-hidden" if value == "true" => return false,
-                "style" if is_hidden_style(value) => return false,
+                "hidden" => hidden = true,
+                "aria-hidden" if value == "true" => hidden = true,
+                "style" if is_hidden_style(value) => hidden = true,
                 "itemprop" => match value {
                     "articleBody" => article_body = true,
                     "author" => is_byline = true,
-                    "datePublished" => self.take_time(e),
+                    "datePublished" if !hidden => self.take_time(e),
                     _ => {}
                 },
                 "rel" if kind == Kind::Link && value == "author" => is_byline = true,
@@ -531,7 +549,7 @@ impl<'a> Walker<'a> {
         if matches!(name, "html" | "body" | "main") {
             (structural, named, hint_key) = (false, Hint::None, NONE);
         }
-        if name == "time" {
+        if name == "time" && !hidden {
             self.take_time(e);
         }
         let block = match kind {
@@ -554,10 +572,10 @@ impl<'a> Walker<'a> {
             boiler = idx;
         }
         let depth = self.stack.len();
-        if name == "h1" && self.page.meta.h1.is_none() && self.h1.depth.is_none() {
+        if name == "h1" && !hidden && self.page.meta.h1.is_none() && self.h1.depth.is_none() {
             self.h1.depth = Some(depth);
         }
-        if is_byline && self.page.meta.byline.is_none() && self.byline.depth.is_none() {
+        if is_byline && !hidden && self.page.meta.byline.is_none() && self.byline.depth.is_none() {
             self.byline.depth = Some(depth);
         }
         self.page.elements.push(Element {
@@ -574,6 +592,7 @@ impl<'a> Walker<'a> {
             link,
             block,
             quote: parent.is_some_and(|f| f.quote) || block_tag == BlockTag::Quote,
+            hidden,
         });
         true
     }
@@ -762,6 +781,8 @@ impl<'a> Walker<'a> {
             tag: frame.block_tag,
             boiler: frame.boiler,
             in_quote: frame.quote,
+            hidden: frame.hidden,
+            card: false,
         };
         self.page.blocks.push(block);
         self.block_start = self.page.text.len();

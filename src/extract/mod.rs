@@ -100,10 +100,10 @@ pub fn extract(
     }
     let html = parse::document(&source, &METER);
     drop(source);
-    let page = dom::walk(&html);
+    let mut page = dom::walk(&html);
     drop(html);
     let ld = meta::JsonLd::parse(&page.meta.json_ld);
-    let mut text = body::main_text(&page);
+    let mut text = body::main_text(&mut page);
     if let Some(ld_body) = &ld.body
         && complete_json_body(ld_body, &text)
     {
@@ -185,5 +185,222 @@ mod tests {
             "First line & more.\n\nSecond line.\n\nThird <b> line."
         );
         assert_eq!(ld_paragraphs("One.\n\nTwo  words.\n"), "One.\n\nTwo words.");
+    }
+
+    /// A paragraph of running text, different for each `n`.
+    fn prose(n: usize) -> String {
+        format!(
+            "Paragraph {n} of the report goes on about the matter at hand, with enough \
+             words in it to read as running text rather than a label or a link."
+        )
+    }
+
+    fn text_of(html: &str) -> String {
+        extract(html.as_bytes(), None, None, &Options::default())
+            .expect("extracts")
+            .text
+    }
+
+    #[test]
+    fn article_hidden_until_a_script_shows_it_is_extracted() {
+        let paragraphs: String = (0..5).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a> <a href=/news>News</a></nav>\
+             <div hidden id=S:0><main><h1>Title</h1>{paragraphs}</main></div></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(text.ends_with(&prose(4)), "{text}");
+    }
+
+    #[test]
+    fn closed_accordion_sections_join_a_visible_lead() {
+        let sections: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<h2>Step {i}</h2><div style='display: none'><p>{}</p><p>{}</p></div>",
+                    prose(10 * i),
+                    prose(10 * i + 1)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{sections}</article></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(text.contains(&prose(31)), "{text}");
+    }
+
+    #[test]
+    fn hidden_dialog_text_stays_out_of_a_visible_article() {
+        let paragraphs: String = (0..4).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let html = format!(
+            "<html><body><article>{paragraphs}</article>\
+             <div style=display:none><p>{}</p></div></body></html>",
+            prose(99)
+        );
+        let text = text_of(&html);
+        assert!(text.contains(&prose(3)), "{text}");
+        assert!(!text.contains(&prose(99)), "{text}");
+    }
+
+    #[test]
+    fn entries_in_an_editors_embed_blocks_are_the_article() {
+        let entries: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<div class='ck-block ck-block--embed'><h3>Place {i}</h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{entries}</article>\
+             <footer><a href=/about>About</a></footer></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(text.contains(&prose(1)), "{text}");
+        assert!(text.contains(&prose(5)), "{text}");
+    }
+
+    #[test]
+    fn sections_split_by_link_lists_are_kept_together() {
+        let links: String = (0..4)
+            .map(|j| format!("<li><a href=/patch/{j}>A patch merged upstream, number {j}</a></li>"))
+            .collect();
+        let sections: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<section><h2>Part {i}</h2><p>{}</p><ul>{links}</ul></section>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a></nav><main><article>{sections}</article></main>\
+             <footer><a href=/about>About</a></footer></body></html>"
+        );
+        let text = text_of(&html);
+        for i in 1..6 {
+            assert!(text.contains(&prose(i)), "part {i} missing: {text}");
+        }
+    }
+
+    #[test]
+    fn related_story_cards_with_full_summaries_are_left_out() {
+        let article: String = (0..8).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let long_link = "Another story from the same site, with a headline long enough \
+                         to outweigh the summary that follows it in its card, and more";
+        let teasers: String = (20..32)
+            .map(|i| {
+                format!(
+                    "<div><h3><a href=/s/{i}>{long_link}</a></h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article>{article}</article><section>{teasers}</section></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(text.ends_with(&prose(7)), "{text}");
+        assert!(!text.contains(&prose(20)), "{text}");
+    }
+
+    #[test]
+    fn linked_entries_beside_the_articles_own_paragraphs_are_kept() {
+        let entries: String = (1..6)
+            .map(|i| {
+                format!(
+                    "<div><h3><a href=/place/{i}>Place number {i} in town</a></h3><p>{}</p></div>",
+                    prose(i)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p><p>{}</p>{entries}</article></body></html>",
+            prose(0),
+            prose(10)
+        );
+        let text = text_of(&html);
+        assert!(text.starts_with(&prose(0)), "{text}");
+        assert!(
+            text.contains(&prose(1)) && text.ends_with(&prose(5)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_hidden_article_wins_over_a_visible_shell_of_menus() {
+        let paragraphs: String = (0..5).map(|i| format!("<p>{}</p>", prose(i))).collect();
+        let links: String = (0..8)
+            .map(|i| {
+                format!("<div><a href=/p/{i}>A product page of the company, number {i}</a></div>")
+            })
+            .collect();
+        let html = format!(
+            "<html><body><div><p>Product pricing and the company that makes it</p>{links}</div>\
+             <div hidden id=S:0><main>{paragraphs}</main></div></body></html>"
+        );
+        let text = text_of(&html);
+        assert!(
+            text.starts_with(&prose(0)) && text.ends_with(&prose(4)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn builder_widgets_that_differ_only_by_place_are_judged_together() {
+        let places = ["panel-first-child", "", "panel-last-child"];
+        let widgets: String = places
+            .iter()
+            .enumerate()
+            .map(|(i, place)| {
+                format!(
+                    "<div class='so-panel widget widget_sow-editor {place}'><p>{}</p><p>{}</p></div>",
+                    prose(2 * i + 1),
+                    prose(2 * i + 2)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<html><body><article><p>{}</p>{widgets}</article>\
+             <div class='widget widget_recent'><a href=/a>Recent post</a></div></body></html>",
+            prose(0)
+        );
+        let text = text_of(&html);
+        assert!(
+            text.starts_with(&prose(0)) && text.ends_with(&prose(6)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn product_boxes_holding_a_third_of_a_review_are_kept() {
+        let boxed = |i: usize| {
+            format!(
+                "<div class='c-product-widget'><h3>Product {i}</h3><p>{}</p><p>{}</p></div>",
+                prose(10 * i),
+                prose(10 * i + 1)
+            )
+        };
+        let plain = |r: std::ops::Range<usize>| -> String {
+            r.map(|i| format!("<p>{}</p>", prose(i))).collect()
+        };
+        let html = format!(
+            "<html><body><article>{}{}{}{}{}</article></body></html>",
+            plain(0..3),
+            boxed(1),
+            plain(3..5),
+            boxed(2),
+            plain(5..7)
+        );
+        let text = text_of(&html);
+        for i in [10, 11, 20, 21] {
+            assert!(text.contains(&prose(i)), "paragraph {i} missing: {text}");
+        }
     }
 }
