@@ -1,7 +1,7 @@
 //! Do the CPU stages use the cores? `cargo bench --bench scaling`.
 //!
 //! The corpus is the real pages of both extraction dev sets
-//! (`TIDINGS_EXTRACTION_DEV`, `TIDINGS_WCXB_DEV`; by default
+//! (`TIDINGS_EXTRACTION_DEV`, `TIDINGS_EXTRACTION_WCXB`; by default
 //! `../shared/data/extraction-dev` and `../shared/data/extraction-wcxb-dev`
 //! beside the crate), each twice (the second copy with a line of its own, so
 //! it is a near copy that still goes all the way to the sink). The bench

@@ -1,5 +1,5 @@
 //! The real pages of both extraction dev sets, for the benches that need a
-//! CPU-bound corpus: `TIDINGS_EXTRACTION_DEV` and `TIDINGS_WCXB_DEV`, by
+//! CPU-bound corpus: `TIDINGS_EXTRACTION_DEV` and `TIDINGS_EXTRACTION_WCXB`, by
 //! default `../shared/data/extraction-dev` and
 //! `../shared/data/extraction-wcxb-dev` beside the crate.
 
@@ -23,7 +23,11 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
             out.push((file_name(&path), bytes));
         }
     }
-    let wcxb = dir("TIDINGS_WCXB_DEV", "../shared/data/extraction-wcxb-dev").join("html");
+    let wcxb = dir(
+        "TIDINGS_EXTRACTION_WCXB",
+        "../shared/data/extraction-wcxb-dev",
+    )
+    .join("html");
     for entry in std::fs::read_dir(&wcxb).into_iter().flatten().flatten() {
         let path = entry.path();
         let Ok(gz) = std::fs::read(&path) else {

@@ -315,9 +315,20 @@ async fn sigterm_during_a_sink_outage_writes_nothing_twice() {
 
 /// A page whose article text is about `kib` KiB.
 fn long_page(kib: usize) -> String {
-    let paragraph = "<p>Delegations from both sides met again on Tuesday to go over the text of \
-                     the monitoring annex, clause by clause, with observers present.</p>";
-    let body = paragraph.repeat(kib * 1024 / (paragraph.len() - 7) + 1);
+    // Numbered clauses: an article never repeats itself, and the extractor
+    // drops a repeated copy of one.
+    let paragraph = |i: usize| {
+        format!(
+            "<p>Delegations from both sides met again on Tuesday to go over clause {i} of \
+             the monitoring annex, word by word, with observers present.</p>"
+        )
+    };
+    let mut body = String::new();
+    let mut i = 0;
+    while body.len() < kib * 1024 + 8 * 1024 {
+        body.push_str(&paragraph(i));
+        i += 1;
+    }
     format!(
         "<html><head><title>Long</title></head><body><article><h1>The whole annex, read \
          aloud</h1>{body}</article></body></html>"
