@@ -55,6 +55,7 @@ pub struct Handed {
 
 #[derive(Clone)]
 pub struct Bus {
+    client: async_nats::Client,
     js: JetStream,
     name: String,
     ack_wait: Duration,
@@ -66,8 +67,9 @@ impl Bus {
         let client = crate::sink::connect_nats(&cluster.nats).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(REQUEST_TIMEOUT)
-            .build(client);
+            .build(client.clone());
         let bus = Bus {
+            client,
             js,
             name: cluster.name.clone(),
             ack_wait: cluster.ack_wait,
@@ -89,6 +91,13 @@ impl Bus {
                 .with_context(|| format!("creating stream {stream}"))?;
         }
         Ok(bus)
+    }
+
+    /// Sends what the client holds (acknowledgements are buffered).
+    pub async fn flush(&self) {
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!("flushing acknowledgements to NATS: {e} (their work comes again)");
+        }
     }
 
     fn stream(&self, what: &str) -> String {
@@ -205,5 +214,41 @@ impl Handoff for Bus {
             let id = format!("record {}", handed.article.id);
             bus.publish(bus.handoff_subject(), id, payload).await
         })
+    }
+}
+
+/// Acknowledgements on their way to the server. A process that stops waits
+/// for them ([`Acks::drained`]), so that work it finished is not delivered
+/// again to the next process.
+#[derive(Clone)]
+pub struct Acks {
+    runtime: tokio::runtime::Handle,
+    /// Each acknowledgement in flight holds a clone; the receiver learns
+    /// when the last is gone.
+    open: tokio::sync::mpsc::Sender<()>,
+}
+
+impl Acks {
+    pub fn new() -> (Acks, tokio::sync::mpsc::Receiver<()>) {
+        let (open, done) = tokio::sync::mpsc::channel(1);
+        let runtime = tokio::runtime::Handle::current();
+        (Acks { runtime, open }, done)
+    }
+
+    /// Acknowledges a message, from any thread.
+    pub fn ack(&self, acker: async_nats::jetstream::message::Acker, what: &'static str) {
+        let open = self.open.clone();
+        self.runtime.spawn(async move {
+            if let Err(e) = acker.ack().await {
+                tracing::warn!("acknowledging {what}: {e} (it comes again)");
+            }
+            drop(open);
+        });
+    }
+
+    /// Once every clone of `acks` is gone: every acknowledgement handed to
+    /// the client.
+    pub async fn drained(mut done: tokio::sync::mpsc::Receiver<()>) {
+        while done.recv().await.is_some() {}
     }
 }

@@ -89,8 +89,10 @@ pub async fn run(
         sequential: false,
         share: Some(share),
     };
+    let (acks, acked) = bus::Acks::new();
     let pages = pages::PageSource {
         bus: bus.clone(),
+        acks,
         leases,
         http,
     };
@@ -99,11 +101,16 @@ pub async fn run(
         cfg,
         store,
         source,
-        Arc::new(bus),
+        Arc::new(bus.clone()),
         shutdown.clone(),
         counters,
     )
     .await;
+    // The items' statuses are stored (the store runs its queue in order),
+    // then their jobs acknowledged: a restart fetches none of them again.
+    store.call(|_| Ok(())).await?;
+    bus::Acks::drained(acked).await;
+    bus.flush().await;
     // The front half has drained: no request is in flight, the leases can
     // go to the others at once.
     lease_stop.cancel();

@@ -12,12 +12,12 @@ use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::bus::Bus;
+use super::bus::{Acks, Bus};
 use super::leases::Leases;
 use crate::fetch::http;
-use crate::fetch::share::PageJob;
+use crate::fetch::share::{PageJob, record_item};
 use crate::flow::{Ack, Body, Document, Outcome, Source, SourceContext};
-use crate::state::{ItemKey, ItemStatus, Store, Validators};
+use crate::state::{ItemKey, Store, Validators};
 
 /// A page that failed this many times is given up on (as a feed's own
 /// page fetches are).
@@ -33,6 +33,7 @@ const PULL_BATCH: usize = 8;
 
 pub struct PageSource {
     pub bus: Bus,
+    pub acks: Acks,
     pub leases: Leases,
     pub http: Arc<http::Client>,
 }
@@ -62,6 +63,7 @@ impl Source for PageSource {
                         let consumer = Partition {
                             part,
                             bus: self.bus.clone(),
+                            acks: self.acks.clone(),
                             leases: self.leases.clone(),
                             http: self.http.clone(),
                             ctx: ctx.clone(),
@@ -86,6 +88,7 @@ impl Source for PageSource {
 struct Partition {
     part: u32,
     bus: Bus,
+    acks: Acks,
     leases: Leases,
     http: Arc<http::Client>,
     ctx: Arc<SourceContext>,
@@ -178,7 +181,7 @@ impl Partition {
                         content_type: resp.content_type,
                     },
                     hints: job.hints,
-                    ack: job_ack(store, key, acker),
+                    ack: job_ack(store, key, acker, self.acks.clone()),
                 };
                 // Sent on even when stopping: the stages drain it, so the
                 // page is not fetched again by the next holder.
@@ -201,7 +204,7 @@ impl Partition {
                 }
                 tracing::warn!(attempts = delivered, "page skipped: {e}");
                 self.ctx.counters.skip("fetch", e.kind());
-                job_ack(store, key, acker).done(Outcome::Skipped);
+                job_ack(store, key, acker, self.acks.clone()).done(Outcome::Skipped);
             }
         }
         Ok(())
@@ -211,27 +214,8 @@ impl Partition {
 /// Records how the item left the pipeline, then acknowledges its job: a
 /// crash between the two fetches the page again, and its record is dropped
 /// as a repeat on its way to the writer.
-fn job_ack(store: Store, key: ItemKey, acker: Acker) -> Ack {
-    let runtime = tokio::runtime::Handle::current();
+fn job_ack(store: Store, key: ItemKey, acker: Acker, acks: Acks) -> Ack {
     Ack::new(move |outcome| {
-        let (status, record) = match outcome {
-            Outcome::Written { record } => (ItemStatus::Written, Some(record)),
-            Outcome::Skipped => (ItemStatus::Skipped, None),
-            Outcome::Handed { record } => (ItemStatus::Handed, record),
-        };
-        store.send(move |s| {
-            if let Err(e) = s.mark_item(&key, status, record.as_deref()) {
-                tracing::error!(
-                    feed = key.feed,
-                    guid = key.guid,
-                    "recording the item: {e:#}"
-                );
-            }
-            runtime.spawn(async move {
-                if let Err(e) = acker.ack().await {
-                    tracing::warn!("acknowledging a page job: {e} (it comes again)");
-                }
-            });
-        });
+        record_item(&store, key, outcome, move || acks.ack(acker, "a page job"));
     })
 }

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::bus::{Bus, Handed};
+use super::bus::{Acks, Bus, Handed};
 use crate::config::Config;
 use crate::flow::Ack;
 use crate::observe::Counters;
@@ -66,7 +66,11 @@ pub async fn run(
         };
         tracing::info!("this process is the cluster's writer");
         metrics::gauge!("tidings_cluster_writer").set(1.0);
-        let intake = Box::new(HandoffIntake { bus: bus.clone() });
+        let (acks, acked) = Acks::new();
+        let intake = Box::new(HandoffIntake {
+            bus: bus.clone(),
+            acks,
+        });
         let result = pipeline::run_back(
             &cfg,
             &store,
@@ -77,6 +81,8 @@ pub async fn run(
         )
         .await;
         store.close().await;
+        Acks::drained(acked).await;
+        bus.flush().await;
         metrics::gauge!("tidings_cluster_writer").set(0.0);
         if let Err(e) = result {
             // The lock went with the store: another process (or this one,
@@ -96,6 +102,7 @@ pub async fn run(
 /// once its article left the pipeline (in every sink, or dropped).
 struct HandoffIntake {
     bus: Bus,
+    acks: Acks,
 }
 
 impl Intake for HandoffIntake {
@@ -105,6 +112,7 @@ impl Intake for HandoffIntake {
         shutdown: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<()>> {
         Box::pin(async move {
+            let acks = self.acks;
             let consumer = self.bus.handoff().await?;
             let messages = consumer
                 .stream()
@@ -116,7 +124,6 @@ impl Intake for HandoffIntake {
             // A message still in the pipeline when its ack wait ends comes
             // again: it is not taken twice.
             let in_flight: Arc<Mutex<HashSet<u64>>> = Arc::default();
-            let runtime = tokio::runtime::Handle::current();
             while let Some(message) = messages.next().await {
                 let message = match message {
                     Ok(message) => message,
@@ -143,14 +150,10 @@ impl Intake for HandoffIntake {
                         continue;
                     }
                 };
-                let (runtime, in_flight) = (runtime.clone(), in_flight.clone());
+                let (acks, in_flight) = (acks.clone(), in_flight.clone());
                 let ack = Ack::new(move |_| {
-                    runtime.spawn(async move {
-                        if let Err(e) = acker.ack().await {
-                            tracing::warn!("acknowledging a handed article: {e} (it comes again)");
-                        }
-                        lock(&in_flight).remove(&seq);
-                    });
+                    lock(&in_flight).remove(&seq);
+                    acks.ack(acker, "a handed article");
                 });
                 let parsed = Parsed {
                     article: handed.article,

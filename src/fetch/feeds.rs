@@ -252,26 +252,11 @@ impl Drop for PageClaim {
 /// is there, so no other item finds the page neither claimed nor finished.
 fn item_ack(store: Store, key: ItemKey, ticket: Arc<PollTicket>, claim: Option<PageClaim>) -> Ack {
     Ack::new(move |outcome| {
-        let (status, record) = match outcome {
-            Outcome::Written { record } => (ItemStatus::Written, Some(record)),
-            Outcome::Skipped => (ItemStatus::Skipped, None),
-            Outcome::Handed { record } => (ItemStatus::Handed, record),
-        };
-        store.send(move |s| {
-            if let Err(e) = s.mark_item(&key, status, record.as_deref()) {
-                tracing::error!(
-                    feed = key.feed,
-                    guid = key.guid,
-                    "recording the item: {e:#}"
-                );
-            }
-            drop(claim);
-        });
+        super::share::record_item(&store, key, outcome, move || drop(claim));
         ticket.finish_one();
     })
 }
 
-/// Everything a feed task needs.
 /// Whether this process sends a request to a host now.
 enum Held {
     /// Yes, under this hold (`None` outside a cluster).

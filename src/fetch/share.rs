@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::flow::Outcome;
 use crate::record::{FeedHints, Origin};
-use crate::state::ItemKey;
+use crate::state::{ItemKey, ItemStatus, Store};
 
 /// Held while one request to a host is in flight: the share of the host is
 /// not given up under it.
@@ -64,4 +65,30 @@ impl PageJob {
             .map(|u| u.origin())
             .unwrap_or_else(|_| url::Origin::new_opaque())
     }
+}
+
+/// Records how an item left the pipeline, then runs `then` on the store's
+/// thread once the status is stored: what waits for the status (a page's
+/// claim, a stream's acknowledgement) never runs ahead of it.
+pub fn record_item(
+    store: &Store,
+    key: ItemKey,
+    outcome: Outcome,
+    then: impl FnOnce() + Send + 'static,
+) {
+    let (status, record) = match outcome {
+        Outcome::Written { record } => (ItemStatus::Written, Some(record)),
+        Outcome::Skipped => (ItemStatus::Skipped, None),
+        Outcome::Handed { record } => (ItemStatus::Handed, record),
+    };
+    store.send(move |s| {
+        if let Err(e) = s.mark_item(&key, status, record.as_deref()) {
+            tracing::error!(
+                feed = key.feed,
+                guid = key.guid,
+                "recording the item: {e:#}"
+            );
+        }
+        then();
+    });
 }
