@@ -175,6 +175,13 @@ pub struct Record {
     pub language: Option<String>,
     pub word_count: usize,
     pub content_hash: String,
+    /// 1 for the first record of an article; 2, 3, ... when its page
+    /// changed and was written again under the same id (`[dedup] updates`).
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// When this version was seen; `None` for the first.
+    #[serde(default)]
+    pub updated_at: Option<String>,
     pub duplicate_of: Option<String>,
     /// The copy of `duplicate_of` this one copies, when not the root itself.
     #[serde(default)]
@@ -393,6 +400,10 @@ impl Article {
     }
 }
 
+fn first_version() -> u32 {
+    1
+}
+
 impl Record {
     /// The record of an article, with its verdict and its tags.
     pub fn new(article: Article, duplicate: Option<Duplicate>, tags: Tags) -> Record {
@@ -412,6 +423,10 @@ impl Record {
             language: article.language,
             word_count: article.word_count,
             content_hash: article.content_hash,
+            // A later version is numbered by the sink stage (see
+            // `pipeline::dedup::Revision`).
+            version: 1,
+            updated_at: None,
             duplicate_of: duplicate.as_ref().map(|d| d.duplicate_of.clone()),
             duplicate_via: duplicate.as_ref().and_then(|d| d.via.clone()),
             similarity: duplicate.as_ref().map(|d| d.similarity),

@@ -254,6 +254,9 @@ pub struct Dedup {
     /// Exact copies (the same text, URL or guid): syndication.
     pub copies: DupPolicy,
     pub window: Duration,
+    /// A page that changed after it was written is written again, as its
+    /// next version.
+    pub updates: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -419,6 +422,7 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
             _ => DupPolicy::Drop,
         },
         window: Duration::from_secs(86_400 * s.int("window_days", 30, 1..=36_500)),
+        updates: s.bool("updates", true),
     };
     s.finish();
 
@@ -433,7 +437,8 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
     s.finish();
 
     let mut s = root.table("poll");
-    let poll = Poll::read(&mut s);
+    let mut poll = Poll::read(&mut s);
+    poll.refetch_updated = dedup.updates;
     s.finish();
 
     let mut s = root.table("metrics");

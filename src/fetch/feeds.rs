@@ -48,6 +48,9 @@ pub struct Poll {
     /// Feed content with at least this many words is the full article and the
     /// linked page is not fetched.
     pub full_text_min_words: usize,
+    /// Fetch a finished item again when its entry is dated later than it
+    /// was (`[dedup] updates`): the page may have changed.
+    pub refetch_updated: bool,
 }
 
 impl Poll {
@@ -68,6 +71,8 @@ impl Poll {
             max_backoff,
             dead_after: Duration::from_secs(86_400 * s.int("dead_after_days", 3, 1..=365)),
             full_text_min_words: s.int("full_text_min_words", 150, 0..=100_000) as usize,
+            // Set from `[dedup] updates`, which it serves.
+            refetch_updated: true,
         }
     }
 }
@@ -502,6 +507,7 @@ impl Poller {
         let language = parsed.language.clone();
         let mut items = Vec::new();
         for entry in parsed.entries {
+            let dated = entry.updated.max(entry.published);
             let item = FeedItem::from_entry(entry, language.clone());
             let key = ItemKey {
                 feed: url.clone(),
@@ -511,24 +517,34 @@ impl Poller {
                     .as_deref()
                     .and_then(|u| crate::url::canonicalize(&redact::url(u))),
                 seen: received_at,
+                dated,
             };
             items.push((key, item));
         }
         let keys: Vec<ItemKey> = items.iter().map(|(k, _)| k.clone()).collect();
-        let finished = self
+        let refetch_updated = self.source.poll.refetch_updated;
+        // Per item: whether it is to be sent, and whether it is finished
+        // but dated later since (its page is fetched again, to be compared).
+        let wanted = self
             .ctx
             .store
             .call(move |s| {
                 keys.iter()
-                    .map(|k| s.item_finished(k))
-                    .collect::<Result<Vec<bool>, _>>()
+                    .map(|k| {
+                        if !s.item_finished(k)? {
+                            return Ok((true, false));
+                        }
+                        let redated = refetch_updated && s.item_redated(k)?;
+                        Ok((redated, redated))
+                    })
+                    .collect::<Result<Vec<(bool, bool)>, _>>()
             })
             .await?;
-        let fresh: Vec<(ItemKey, FeedItem)> = items
+        let fresh: Vec<(ItemKey, FeedItem, bool)> = items
             .into_iter()
-            .zip(finished)
-            .filter(|(_, finished)| !finished)
-            .map(|(item, _)| item)
+            .zip(wanted)
+            .filter(|(_, (send, _))| *send)
+            .map(|((key, item), (_, again))| (key, item, again))
             .collect();
         metrics::counter!("tidings_items_total", "kind" => "new").increment(fresh.len() as u64);
         tracing::info!(new = fresh.len(), "polled");
@@ -549,7 +565,7 @@ impl Poller {
         // Only the feed's own origin may be private (see http's network policy).
         let feed_origin = feed.url.origin();
         let mut sends = futures::stream::iter(fresh)
-            .map(|(key, item)| {
+            .map(|(key, item, again)| {
                 // The feed again: a log consumer that reads the innermost
                 // span only still learns which feed the item is from.
                 let span = tracing::debug_span!(
@@ -561,6 +577,7 @@ impl Poller {
                     origin: origin.clone(),
                     received_at,
                     ticket: ticket.clone(),
+                    again,
                 };
                 self.item_document(key, item, document, &feed_origin)
                     .instrument(span)
@@ -612,7 +629,9 @@ impl Poller {
         let claim = match key.page.clone() {
             None => None,
             Some(page) => {
-                let finished = store.call(move |s| s.page_finished(&page)).await?;
+                // An item fetched again for its later date wants its
+                // page again, though it finished.
+                let finished = !found.again && store.call(move |s| s.page_finished(&page)).await?;
                 let claim = key.page.as_deref().and_then(|p| self.pages.claim(p));
                 if finished || claim.is_none() {
                     tracing::debug!(page = key.page, "page already fetched for another item");
@@ -640,6 +659,7 @@ impl Poller {
                     guid: key.guid.clone(),
                     page: key.page.clone(),
                     seen: key.seen,
+                    dated: key.dated,
                     origin: document.origin,
                     hints: document.hints,
                 };
@@ -720,6 +740,8 @@ struct Found {
     origin: Origin,
     received_at: DateTime<Utc>,
     ticket: Arc<PollTicket>,
+    /// The item finished before, and is fetched again for its later date.
+    again: bool,
 }
 
 /// The configured interval, lengthened (never shortened) by the feed's own

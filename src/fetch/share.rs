@@ -45,6 +45,10 @@ pub struct PageJob {
     /// The page's normalized URL, without secrets ([`ItemKey::page`]).
     pub page: Option<String>,
     pub seen: DateTime<Utc>,
+    /// The entry's date ([`ItemKey::dated`]); missing in jobs handed on by
+    /// an earlier version.
+    #[serde(default)]
+    pub dated: Option<DateTime<Utc>>,
     pub origin: Origin,
     pub hints: FeedHints,
 }
@@ -56,6 +60,7 @@ impl PageJob {
             guid: self.guid.clone(),
             page: self.page.clone(),
             seen: self.seen,
+            dated: self.dated,
         }
     }
 

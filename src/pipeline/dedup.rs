@@ -26,7 +26,17 @@ pub struct Checked {
     pub targets: Targets,
     /// Its tags, when it came tagged (see [`Parsed::tags`]).
     pub tags: Option<Tags>,
+    /// Set when it is a later version of a record written before.
+    pub revision: Option<Revision>,
     pub ack: Ack,
+}
+
+/// A record written before whose page changed since: written again under
+/// its id, to every sink, as its next version.
+pub struct Revision {
+    pub version: u32,
+    /// When this version was seen.
+    pub updated_at: String,
 }
 
 /// Evicting walks the index; once per this many inserts keeps it cheap.
@@ -42,6 +52,8 @@ pub struct Stage {
     pub copies: DupPolicy,
     /// How long records stay in the index.
     pub window: Duration,
+    /// Write a changed page again as its next version (`[dedup] updates`).
+    pub updates: bool,
 }
 
 pub async fn stage(
@@ -53,11 +65,21 @@ pub async fn stage(
     let mut inserted = 0u32;
     while let Ok(parsed) = rx.recv().await {
         let id = parsed.article.id.clone();
-        let (holders, known) = stage
+        let (holders, known, stored) = stage
             .store
-            .call(move |s| Ok((s.holders(&id)?, s.verdict(&id)?)))
+            .call(move |s| Ok((s.holders(&id)?, s.verdict(&id)?, s.revision(&id)?)))
             .await?;
-        let targets = targets(&stage.sinks, &holders);
+        let revision = stored
+            .filter(|(hash, _)| stage.updates && *hash != parsed.article.content_hash)
+            .map(|(_, version)| Revision {
+                version: version + 1,
+                updated_at: crate::record::timestamp(Utc::now()),
+            });
+        // The sinks hold an earlier version: every one takes the new one.
+        let targets = match revision {
+            Some(_) => targets(&stage.sinks, &[]),
+            None => targets(&stage.sinks, &holders),
+        };
         // A record written before (to other sinks) keeps the verdict it was
         // written with: the index now holds it, and records that came later.
         let learnt_from_sinks = known.is_none();
@@ -88,7 +110,9 @@ pub async fn stage(
             parsed.ack.done(Outcome::Written { record });
             continue;
         }
-        if let Some(dup) = &verdict {
+        // A new version keeps the verdict its record was written with, and
+        // was counted as a copy then.
+        if let Some(dup) = verdict.as_ref().filter(|_| revision.is_none()) {
             let method = format!("{:?}", dup.method).to_lowercase();
             metrics::counter!("tidings_dedup_total", "method" => method).increment(1);
             // A page seen again under its own id is the original itself,
@@ -123,6 +147,7 @@ pub async fn stage(
             verdict,
             targets,
             tags: parsed.tags,
+            revision,
             ack: parsed.ack,
         };
         if tx.send(checked).await.is_err() {
@@ -138,6 +163,7 @@ fn delivery(parsed: &Parsed, verdict: Option<Duplicate>) -> Delivery {
     Delivery {
         id: article.id.clone(),
         content_hash: article.content_hash.clone(),
+        version: 1,
         canonical_url: article.canonical_url.clone(),
         guid: article.guid.clone(),
         fingerprint: serde_json::to_string(&parsed.fingerprint).ok(),

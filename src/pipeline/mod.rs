@@ -230,6 +230,7 @@ async fn spawn_back(
             near: cfg.dedup.near,
             copies: cfg.dedup.copies,
             window: cfg.dedup.window,
+            updates: cfg.dedup.updates,
         },
         counters.clone(),
     ));

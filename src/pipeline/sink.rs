@@ -82,7 +82,11 @@ pub async fn stage(
             .map(|Tagged { checked, tags }| {
                 acks.push(checked.ack);
                 fingerprints.push(serde_json::to_string(&checked.fingerprint).ok());
-                let record = Record::new(checked.article, checked.verdict, tags);
+                let mut record = Record::new(checked.article, checked.verdict, tags);
+                if let Some(revision) = checked.revision {
+                    record.version = revision.version;
+                    record.updated_at = Some(revision.updated_at);
+                }
                 (record, checked.targets)
             })
             .collect();
@@ -98,6 +102,7 @@ pub async fn stage(
             .map(|(((record, _), delivered), fingerprint)| Delivery {
                 id: record.id.clone(),
                 content_hash: record.content_hash.clone(),
+                version: record.version,
                 canonical_url: record.canonical_url.clone(),
                 guid: record.guid.clone(),
                 fingerprint,

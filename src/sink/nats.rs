@@ -2,7 +2,9 @@
 //!
 //! Each message carries the record id as `Nats-Msg-Id`, so JetStream drops a
 //! record it already stored within the stream's duplicate window; a batch is
-//! acknowledged only once the stream acknowledged every message. When no
+//! acknowledged only once the stream acknowledged every message. A later
+//! version of a record (a page that changed) carries `<id>@<version>`, so it
+//! is not dropped as a repeat of the first. When no
 //! stream takes the subject, one is created with a day-long duplicate window.
 //!
 //! The client reconnects by itself; on top of that a failed batch is
@@ -461,7 +463,8 @@ impl NatsSink {
                 .map_err(|e| anyhow::anyhow!("stream {name}: {e}"))?;
             at = info.stream_sequence;
             if let Some(id) = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
-                ids.push(id.to_string());
+                let id = id.as_str();
+                ids.push(id.split_once('@').map_or(id, |(id, _)| id).to_string());
             }
             if ids.len() >= 10_000 {
                 chunk(std::mem::take(&mut ids), at)?;
@@ -523,7 +526,13 @@ impl NatsSink {
                     id: id.to_string(),
                     source,
                 })?;
-                let message = PublishMessage::build().payload(json.into()).message_id(id);
+                let message_id = match record.version {
+                    1 => id.to_string(),
+                    version => format!("{id}@{version}"),
+                };
+                let message = PublishMessage::build()
+                    .payload(json.into())
+                    .message_id(message_id);
                 let ack = self
                     .js
                     .send_publish(self.subject.clone(), message)

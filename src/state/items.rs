@@ -18,6 +18,9 @@ pub struct ItemKey {
     /// When the feed's response that listed the item was received. Kept
     /// from the first time the item is recorded: its first-seen time.
     pub seen: DateTime<Utc>,
+    /// The date the feed's entry carries (updated, else published): an item
+    /// dated later than it was may list a changed page.
+    pub dated: Option<DateTime<Utc>>,
 }
 
 /// How an item left the pipeline. Every status but `Pending` is final: the
@@ -82,6 +85,23 @@ impl State {
         }
     }
 
+    /// Whether a finished item's entry is dated later than the item was
+    /// when it finished (or, when it was not dated then, than when it
+    /// finished): its page may have changed since.
+    pub fn item_redated(&self, item: &ItemKey) -> Result<bool, StateError> {
+        let Some(dated) = item.dated else {
+            return Ok(false);
+        };
+        let found = self.db.query_opt(
+            "SELECT COALESCE(dated, at) FROM items WHERE feed = ?1 AND guid = ?2",
+            args![item.feed.as_str(), item.guid.as_str()],
+        )?;
+        match found {
+            Some(r) => Ok(r.time(0)? < dated),
+            None => Ok(false),
+        }
+    }
+
     /// Whether an item of any feed that links to this page (normalized URL)
     /// is finished (see [`State::item_finished`]): the page is not fetched
     /// again.
@@ -123,11 +143,12 @@ fn upsert_item(
     at: &str,
 ) -> Result<(), StateError> {
     db.execute(
-        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen, dated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
             attempts = items.attempts + ?4, record_id = COALESCE(?5, items.record_id), at = ?6,
-            page = COALESCE(?7, items.page), first_seen = COALESCE(items.first_seen, ?8)",
+            page = COALESCE(?7, items.page), first_seen = COALESCE(items.first_seen, ?8),
+            dated = COALESCE(?9, items.dated)",
         args![
             item.feed.as_str(),
             item.guid.as_str(),
@@ -136,7 +157,8 @@ fn upsert_item(
             record_id,
             at,
             item.page.as_deref(),
-            crate::record::timestamp(item.seen)
+            crate::record::timestamp(item.seen),
+            item.dated.map(crate::record::timestamp)
         ],
     )
     .map(drop)

@@ -232,6 +232,11 @@ const MIGRATIONS: &[&str] = &[
          profile TEXT
      );
      CREATE INDEX stories_placed ON stories (placed);",
+    // 7: the version of each record (a page that changed after it was
+    // written is written again: `[dedup] updates`), and the date each
+    // item's feed entry carried, so a later date fetches it again.
+    "ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE items ADD COLUMN dated TEXT;",
 ];
 
 impl State {
@@ -454,6 +459,7 @@ mod tests {
             guid: "g".into(),
             page: None,
             seen: chrono::Utc::now(),
+            dated: None,
         };
         assert!(s.item_finished(&old).unwrap());
         let new = ItemKey {

@@ -137,6 +137,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX stories_seq ON stories (seq);
     CREATE INDEX stories_placed ON stories (placed);
 ",
+    "
+    ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE items ADD COLUMN dated TEXT;
+",
 ];
 
 /// A connect (or a statement) that takes longer than this is a server that

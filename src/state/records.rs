@@ -13,6 +13,9 @@ use crate::record::Duplicate;
 pub struct Delivery {
     pub id: String,
     pub content_hash: String,
+    /// The record's version: a later one replaces what the store
+    /// remembers of an earlier one.
+    pub version: u32,
     pub canonical_url: Option<String>,
     pub guid: Option<String>,
     /// The dedup fingerprint (JSON), so a restart rebuilds the index.
@@ -42,10 +45,16 @@ impl State {
                     .duplicate
                     .as_ref()
                     .and_then(|v| serde_json::to_string(v).ok());
+                // A record written again keeps what it was first written
+                // with, unless it is a later version of a changed page.
                 db.execute(
                     "INSERT INTO records
-                        (id, content_hash, canonical_url, guid, fingerprint, done_at, verdict)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                        (id, content_hash, canonical_url, guid, fingerprint, done_at, verdict,
+                         version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (id) DO UPDATE SET content_hash = excluded.content_hash,
+                        fingerprint = excluded.fingerprint, version = excluded.version
+                     WHERE excluded.version > records.version",
                     args![
                         d.id.as_str(),
                         d.content_hash.as_str(),
@@ -53,7 +62,8 @@ impl State {
                         d.guid.as_deref(),
                         d.fingerprint.as_deref(),
                         crate::record::timestamp(d.done_at),
-                        verdict
+                        verdict,
+                        d.version
                     ],
                 )?;
                 let held = d.sinks.iter().map(|s| (s, false));
@@ -116,15 +126,29 @@ impl State {
             .transpose()
     }
 
+    /// The content hash and version of the record written under `id`;
+    /// `None` when it was never written anywhere.
+    pub fn revision(&self, id: &str) -> Result<Option<(String, u32)>, StateError> {
+        let stored = self.db.query_opt(
+            "SELECT content_hash, version FROM records WHERE id = ?1",
+            args![id],
+        )?;
+        stored
+            .map(|r| Ok((r.text(0)?, r.int(1)?.clamp(1, u32::MAX.into()) as u32)))
+            .transpose()
+    }
+
     /// Every record delivered anywhere, with its verdict, in the order they
     /// were first written: to rebuild the dedup index at start (a copy
     /// comes after what it copies, so chains of copies resolve to a root).
     pub fn delivered(&self) -> Result<Vec<Delivery>, StateError> {
         let rows = self.db.query(
             self.db.pick(
-                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict
+                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict,
+                        version
                  FROM records ORDER BY rowid",
-                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict
+                "SELECT id, content_hash, canonical_url, guid, fingerprint, done_at, verdict,
+                        version
                  FROM records ORDER BY seq",
             ),
             &[],
@@ -134,6 +158,7 @@ impl State {
                 Ok(Delivery {
                     id: r.text(0)?,
                     content_hash: r.text(1)?,
+                    version: r.int(7)?.clamp(1, u32::MAX.into()) as u32,
                     canonical_url: r.opt_text(2)?,
                     guid: r.opt_text(3)?,
                     fingerprint: r.opt_text(4)?,

@@ -149,6 +149,7 @@ mod tests {
         let d = Delivery {
             id: "abc".into(),
             content_hash: "h".into(),
+            version: 1,
             canonical_url: None,
             guid: Some("g".into()),
             fingerprint: None,

@@ -28,4 +28,5 @@ mod state_postgres;
 mod story;
 mod support;
 mod tag;
+mod updates;
 mod web;

@@ -92,6 +92,7 @@ fn processes_opening_one_schema_together_migrate_it_once_and_one_of_them_writes(
     let d = Delivery {
         id: "abc".into(),
         content_hash: "h".into(),
+        version: 1,
         canonical_url: None,
         guid: Some("g".into()),
         fingerprint: None,

@@ -37,7 +37,7 @@ use crate::settings::{Dirs, Section};
 /// Layout version of the table this build creates and writes. Bump it when a
 /// column changes, with a step in [`migration`] from the version before; a
 /// table of a newer version is refused, not guessed at.
-pub const TABLE_VERSION: i32 = 3;
+pub const TABLE_VERSION: i32 = 4;
 
 /// Where each table's layout version is kept.
 const SCHEMA_TABLE: &str = "tidings_schema";
@@ -774,6 +774,12 @@ fn migration(table: &str, from: i32) -> Option<String> {
             "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS story_id text;
              CREATE INDEX IF NOT EXISTS \"{table}_story_id\" ON {t} (story_id)"
         )),
+        // 4: the version of a page that changed after it was written (rows
+        // written before are the first).
+        3 => Some(format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS version integer NOT NULL DEFAULT 1,
+                             ADD COLUMN IF NOT EXISTS updated_at timestamptz"
+        )),
         _ => None,
     }
 }
@@ -860,6 +866,12 @@ const COLUMNS: &[Column] = &[
         "(r->>'word_count')::bigint",
     ),
     column("content_hash", "text NOT NULL", "r->>'content_hash'"),
+    column(
+        "version",
+        "integer NOT NULL DEFAULT 1",
+        "COALESCE((r->>'version')::integer, 1)",
+    ),
+    column("updated_at", "timestamptz", "(r->>'updated_at')::timestamptz"),
     column("duplicate_of", "text", "r->>'duplicate_of'"),
     column("duplicate_via", "text", "r->>'duplicate_via'"),
     column(

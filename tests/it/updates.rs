@@ -1,0 +1,116 @@
+//! A page that changes after it was written (a developing story): written
+//! again under the same id, with `version` and `updated_at` (`[dedup]
+//! updates`).
+
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::servers::{self, pg};
+use crate::support::{article_page, records, stderr, tidings};
+
+/// Serves a feed of one item dated `date` linking to `/p/0`, whose page is
+/// `page`; what was served before is forgotten.
+async fn serve(server: &MockServer, date: &str, page: String) {
+    server.reset().await;
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Desk</title>\
+         <item><title>Dispatch</title><guid>dispatch-0</guid><link>{}/p/0</link>\
+         <pubDate>{date}</pubDate></item></channel></rss>",
+        server.uri()
+    );
+    Mock::given(path("/feed.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/rss+xml")
+                .set_body_string(feed),
+        )
+        .mount(server)
+        .await;
+    Mock::given(path("/p/0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string(page),
+        )
+        .mount(server)
+        .await;
+}
+
+/// The page of item 0 with one more paragraph: the story developed.
+fn developed() -> String {
+    article_page(0).replace(
+        "</article>",
+        "<p>Update: the delegations agreed late in the evening to extend the \
+         humanitarian corridor by another week and to exchange lists of detainees.</p></article>",
+    )
+}
+
+const FIRST: &str = "Mon, 30 Nov 2026 08:00:00 GMT";
+const LATER: &str = "Mon, 30 Nov 2026 12:00:00 GMT";
+
+/// Runs the feed once with `extra` config, the page as `page` and the item
+/// dated `date`.
+async fn run(dir: &std::path::Path, server: &MockServer, extra: &str, date: &str, page: String) {
+    serve(server, date, page).await;
+    let cfg = crate::support::config(
+        dir,
+        &format!("{extra}\n[[feeds]]\nurl = \"{}/feed.rss\"\n", server.uri()),
+    );
+    let out = tidings(dir, &["run", "--once", "--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_page_with_a_newer_date_is_written_again_as_version_2() {
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    let pg_url = servers::postgres_url();
+    let table = servers::unique("tidings_updates");
+    let _cleanup = pg::cleanup(&pg_url, &table);
+    let sink = format!("[[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n");
+
+    run(dir.path(), &server, &sink, FIRST, article_page(0)).await;
+    run(dir.path(), &server, &sink, LATER, developed()).await;
+
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 2, "JSONL appends the new version");
+    let (first, second) = (&written[0], &written[1]);
+    assert_eq!(first["id"], second["id"], "the same article, the same id");
+    assert_eq!(first["version"], 1);
+    assert!(first["updated_at"].is_null());
+    assert_eq!(second["version"], 2);
+    assert!(second["updated_at"].is_string());
+    assert_ne!(first["content_hash"], second["content_hash"]);
+    assert!(second["text"].as_str().unwrap().contains("extend the humanitarian corridor"));
+
+    let db = pg::client(&pg_url).await;
+    let rows = db
+        .query(&format!("SELECT id, version, updated_at::text, text FROM {table}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "PostgreSQL keeps the latest version only");
+    assert_eq!(rows[0].get::<_, String>(0), second["id"].as_str().unwrap());
+    assert_eq!(rows[0].get::<_, i32>(1), 2);
+    assert!(rows[0].get::<_, Option<String>>(2).is_some());
+    assert!(rows[0].get::<_, String>(3).contains("extend the humanitarian corridor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_page_with_a_newer_date_gives_nothing_new() {
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    run(dir.path(), &server, "", FIRST, article_page(0)).await;
+    run(dir.path(), &server, "", LATER, article_page(0)).await;
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["version"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_updates_off_a_changed_page_gives_nothing_new() {
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    let off = "[dedup]\nupdates = false\n";
+    run(dir.path(), &server, off, FIRST, article_page(0)).await;
+    run(dir.path(), &server, off, LATER, developed()).await;
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["version"], 1);
+}
