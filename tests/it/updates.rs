@@ -5,7 +5,7 @@
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::servers::{self, pg};
+use crate::support::servers::{self, js, pg};
 use crate::support::{article_page, records, stderr, tidings};
 
 /// Serves a feed of one item dated `date` linking to `/p/0`, whose page is
@@ -66,7 +66,14 @@ async fn a_changed_page_with_a_newer_date_is_written_again_as_version_2() {
     let pg_url = servers::postgres_url();
     let table = servers::unique("tidings_updates");
     let _cleanup = pg::cleanup(&pg_url, &table);
-    let sink = format!("[[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n");
+    let nats_url = servers::nats_url();
+    let stream = servers::unique("TIDINGS_UPDATES");
+    let subject = format!("{}.records", stream.to_lowercase());
+    let _js_cleanup = js::cleanup(&nats_url, Some(&stream), &subject);
+    let sink = format!(
+        "[[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n\
+         [[sinks]]\nkind = \"nats\"\nurl = \"{nats_url}\"\nsubject = \"{subject}\"\nstream = \"{stream}\"\n"
+    );
 
     run(dir.path(), &server, &sink, FIRST, article_page(0)).await;
     run(dir.path(), &server, &sink, LATER, developed()).await;
@@ -80,18 +87,36 @@ async fn a_changed_page_with_a_newer_date_is_written_again_as_version_2() {
     assert_eq!(second["version"], 2);
     assert!(second["updated_at"].is_string());
     assert_ne!(first["content_hash"], second["content_hash"]);
-    assert!(second["text"].as_str().unwrap().contains("extend the humanitarian corridor"));
+    assert!(
+        second["text"]
+            .as_str()
+            .unwrap()
+            .contains("extend the humanitarian corridor")
+    );
 
     let db = pg::client(&pg_url).await;
     let rows = db
-        .query(&format!("SELECT id, version, updated_at::text, text FROM {table}"), &[])
+        .query(
+            &format!("SELECT id, version, updated_at::text, text FROM {table}"),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 1, "PostgreSQL keeps the latest version only");
     assert_eq!(rows[0].get::<_, String>(0), second["id"].as_str().unwrap());
     assert_eq!(rows[0].get::<_, i32>(1), 2);
     assert!(rows[0].get::<_, Option<String>>(2).is_some());
-    assert!(rows[0].get::<_, String>(3).contains("extend the humanitarian corridor"));
+    assert!(
+        rows[0]
+            .get::<_, String>(3)
+            .contains("extend the humanitarian corridor")
+    );
+
+    // Not dropped as a repeat of the first: its own message id.
+    let id = second["id"].as_str().unwrap();
+    let expected = [id.to_string(), format!("{id}@2")].into_iter().collect();
+    let js = js::context(&nats_url).await;
+    assert_eq!(js::stored(&js, &stream).await, (expected, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

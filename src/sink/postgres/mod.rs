@@ -871,7 +871,11 @@ const COLUMNS: &[Column] = &[
         "integer NOT NULL DEFAULT 1",
         "COALESCE((r->>'version')::integer, 1)",
     ),
-    column("updated_at", "timestamptz", "(r->>'updated_at')::timestamptz"),
+    column(
+        "updated_at",
+        "timestamptz",
+        "(r->>'updated_at')::timestamptz",
+    ),
     column("duplicate_of", "text", "r->>'duplicate_of'"),
     column("duplicate_via", "text", "r->>'duplicate_via'"),
     column(

@@ -253,7 +253,8 @@ pub mod js {
         jetstream::new(client)
     }
 
-    /// The message ids stored in `stream`, and how many messages there are.
+    /// The message ids stored in `stream` (a record's id, `<id>@<version>`
+    /// for a later version), and how many messages there are.
     pub async fn stored(js: &Context, stream: &str) -> (BTreeSet<String>, u64) {
         let mut stream = js.get_stream(stream).await.expect("the stream exists");
         let state = stream.info().await.expect("stream info").state.clone();
@@ -270,7 +271,11 @@ pub mod js {
                 .to_string();
             let record: Record =
                 serde_json::from_slice(&message.payload).expect("each message is a record");
-            assert_eq!(record.id, id);
+            let expected = match record.version {
+                1 => record.id.clone(),
+                version => format!("{}@{version}", record.id),
+            };
+            assert_eq!(expected, id);
             ids.insert(id);
         }
         (ids, state.messages)
