@@ -52,6 +52,8 @@ fn record(run: &str, n: usize) -> Record {
         language: Some("en".to_string()),
         word_count: text.split_whitespace().count(),
         content_hash: content_hash(&text),
+        version: 1,
+        updated_at: None,
         duplicate_of: None,
         duplicate_via: None,
         similarity: None,
