@@ -163,3 +163,40 @@ fn upsert_item(
     )
     .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Location;
+
+    #[test]
+    fn an_item_is_redated_by_a_later_entry_date_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
+        let day =
+            |d: u32| Some(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, d, 8, 0, 0).unwrap());
+        let key = ItemKey {
+            feed: "f".into(),
+            guid: "g".into(),
+            page: None,
+            seen: Utc::now(),
+            dated: day(2),
+        };
+        assert!(
+            !s.item_redated(&key).unwrap(),
+            "an item never seen is new, not redated"
+        );
+        s.mark_item(&key, ItemStatus::Written, None).unwrap();
+        let at = |dated| ItemKey {
+            dated,
+            ..key.clone()
+        };
+        assert!(!s.item_redated(&at(day(2))).unwrap());
+        assert!(!s.item_redated(&at(day(1))).unwrap());
+        assert!(!s.item_redated(&at(None)).unwrap());
+        assert!(s.item_redated(&at(day(3))).unwrap());
+        // Written again with its later date: that date is the one to beat.
+        s.mark_item(&at(day(3)), ItemStatus::Written, None).unwrap();
+        assert!(!s.item_redated(&at(day(3))).unwrap());
+    }
+}

@@ -181,3 +181,38 @@ impl State {
         Ok(n.max(0) as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Location;
+
+    fn delivery(hash: &str, version: u32) -> Delivery {
+        Delivery {
+            id: "abc".into(),
+            content_hash: hash.into(),
+            version,
+            canonical_url: None,
+            guid: None,
+            fingerprint: None,
+            duplicate: None,
+            done_at: Utc::now(),
+            sinks: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_later_version_replaces_what_is_remembered_and_an_earlier_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::open(&Location::folder(dir.path())).unwrap();
+        assert_eq!(s.revision("abc").unwrap(), None);
+        s.mark_delivered(&[delivery("h1", 1)], &[]).unwrap();
+        s.mark_delivered(&[delivery("h2", 2)], &[]).unwrap();
+        // The first version written again (to another sink, a replay).
+        s.mark_delivered(&[delivery("h1", 1)], &[]).unwrap();
+        assert_eq!(s.revision("abc").unwrap(), Some(("h2".to_string(), 2)));
+        assert_eq!(s.delivered().unwrap()[0].version, 2);
+        assert_eq!(s.done_count().unwrap(), 1);
+    }
+}
