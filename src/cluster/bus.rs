@@ -7,9 +7,10 @@
 //! - `<NAME>_HANDOFF`, subject `<name>.handoff`: extracted, tagged articles
 //!   on their way to the writer; one durable consumer, `writer`.
 //!
-//! Each message carries an id (`Nats-Msg-Id`: the item, or the record), so a
-//! process that publishes again after a crash adds nothing within the
-//! duplicate window.
+//! Each message carries an id (`Nats-Msg-Id`: the item and its date, or the
+//! record and its text's hash), so a process that publishes again after a
+//! crash adds nothing within the duplicate window, while a later version of
+//! a page goes through.
 
 use std::time::Duration;
 
@@ -189,7 +190,10 @@ impl Bus {
     pub fn send_page(&self, part: u32, job: PageJob) -> BoxFuture<'static, anyhow::Result<()>> {
         let bus = self.clone();
         Box::pin(async move {
-            let id = format!("page {} {}", job.feed, job.guid);
+            // The entry's date is part of it: an item dated later is a new
+            // version of its page, not a repeat.
+            let dated = job.dated.map(|d| d.timestamp()).unwrap_or_default();
+            let id = format!("page {} {} {dated}", job.feed, job.guid);
             let payload = serde_json::to_vec(&job).context("encoding a page job")?;
             let subject = format!("{}.pages.{part}", bus.name);
             match bus.publish(subject, id, payload).await? {
@@ -211,7 +215,10 @@ impl Handoff for Bus {
         let bus = self.clone();
         Box::pin(async move {
             let payload = serde_json::to_vec(&handed).context("encoding an article")?;
-            let id = format!("record {}", handed.article.id);
+            // The text's hash is part of it: a later version of a record
+            // is not a repeat of the first.
+            let article = &handed.article;
+            let id = format!("record {} {}", article.id, article.content_hash);
             bus.publish(bus.handoff_subject(), id, payload).await
         })
     }
