@@ -454,3 +454,58 @@ async fn servers_three_processes_a_kill_and_a_restart_write_every_record_once_an
         d.kill();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_a_later_version_of_a_page_goes_through_the_clusters_streams() {
+    use crate::updates;
+    let names = Names {
+        pg: servers::postgres_url(),
+        nats: servers::nats_url(),
+        schema: servers::unique("cluster_state"),
+        cluster: servers::unique("tu"),
+        table: servers::unique("cluster_records"),
+        subject: servers::unique("cluster.records").replace('_', "."),
+    };
+    let _state = pg::drop_schema(&names.pg, &names.schema);
+    let _table = pg::cleanup(&names.pg, &names.table);
+    let _records = js::cleanup(&names.nats, None, &names.subject);
+    let upper = names.cluster.to_ascii_uppercase();
+    let _pages = js::cleanup(&names.nats, Some(&format!("{upper}_PAGES")), "");
+    let _handoff = js::cleanup(&names.nats, Some(&format!("{upper}_HANDOFF")), "");
+    let server = MockServer::start().await;
+    updates::serve(&server, updates::FIRST, support::article_page(0)).await;
+    let fixture = Fixture {
+        servers: vec![server],
+        visits: Visits::default(),
+        pages: BTreeMap::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &fixture, &names);
+    let node = start(&cfg, "a");
+    let db = pg::client(&names.pg).await;
+    let version = || async {
+        db.query_opt(&format!("SELECT version FROM {}", names.table), &[])
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.get::<_, i32>(0))
+    };
+    let deadline = Instant::now() + servers::PATIENCE;
+    while version().await != Some(1) {
+        assert!(
+            Instant::now() < deadline,
+            "no record: {:?}",
+            problems(&node)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    updates::serve(&fixture.servers[0], updates::LATER, updates::developed()).await;
+    while version().await != Some(2) {
+        assert!(
+            Instant::now() < deadline,
+            "the later version never reached the sink: {:?}",
+            problems(&node)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -10,7 +10,7 @@ use crate::support::{article_page, records, stderr, tidings};
 
 /// Serves a feed of one item dated `date` linking to `/p/0`, whose page is
 /// `page`; what was served before is forgotten.
-async fn serve(server: &MockServer, date: &str, page: String) {
+pub async fn serve(server: &MockServer, date: &str, page: String) {
     server.reset().await;
     let feed = format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Desk</title>\
@@ -37,7 +37,7 @@ async fn serve(server: &MockServer, date: &str, page: String) {
 }
 
 /// The page of item 0 with one more paragraph: the story developed.
-fn developed() -> String {
+pub fn developed() -> String {
     article_page(0).replace(
         "</article>",
         "<p>Update: the delegations agreed late in the evening to extend the \
@@ -45,8 +45,8 @@ fn developed() -> String {
     )
 }
 
-const FIRST: &str = "Mon, 30 Nov 2026 08:00:00 GMT";
-const LATER: &str = "Mon, 30 Nov 2026 12:00:00 GMT";
+pub const FIRST: &str = "Mon, 30 Nov 2026 08:00:00 GMT";
+pub const LATER: &str = "Mon, 30 Nov 2026 12:00:00 GMT";
 
 /// Runs the feed once with `extra` config, the page as `page` and the item
 /// dated `date`.
