@@ -91,9 +91,7 @@ pub async fn run_on(
     queues.extend(spawn_front(
         &mut tasks, cfg, store, source, to_dedup, None, &counters,
     ));
-    tokio::spawn(report_queue_depths(counters.clone(), queues));
-    tasks.join().await?;
-    Ok(counters.summary(started.elapsed()))
+    tasks.finish(queues, &counters, started).await
 }
 
 /// The front half of a cluster's pipeline, on every process: the source,
@@ -122,9 +120,7 @@ pub async fn run_front(
         Some(tagger),
         &counters,
     ));
-    tokio::spawn(report_queue_depths(counters.clone(), queues));
-    tasks.join().await?;
-    Ok(counters.summary(started.elapsed()))
+    tasks.finish(queues, &counters, started).await
 }
 
 /// What feeds the back half of a pipeline with documents extracted (and
@@ -154,9 +150,7 @@ pub async fn run_back(
     let (to_dedup, queues) = spawn_back(&mut tasks, cfg, store, mode, &counters).await?;
     let stop = tasks.stop.clone();
     tasks.spawn(intake.run(to_dedup, stop));
-    tokio::spawn(report_queue_depths(counters.clone(), queues));
-    tasks.join().await?;
-    Ok(counters.summary(started.elapsed()))
+    tasks.finish(queues, &counters, started).await
 }
 
 /// The source and the extract workers, sending into `to_next`; with a
@@ -282,6 +276,19 @@ impl Tasks {
             }
             result
         }));
+    }
+
+    /// Reports the queues' depths while the stages run, waits for them all,
+    /// and sums the run up.
+    async fn finish(
+        self,
+        queues: Vec<(&'static str, DepthProbe)>,
+        counters: &Arc<Counters>,
+        started: Instant,
+    ) -> anyhow::Result<Summary> {
+        tokio::spawn(report_queue_depths(counters.clone(), queues));
+        self.join().await?;
+        Ok(counters.summary(started.elapsed()))
     }
 
     /// Waits for every stage; the first error, when any failed.

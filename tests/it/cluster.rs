@@ -231,6 +231,34 @@ struct Names {
     subject: String,
 }
 
+impl Names {
+    /// Names no other test uses, with everything made under them dropped
+    /// when the test ends.
+    fn fresh(cluster: &str) -> (Names, Vec<servers::Cleanup>) {
+        let names = Names {
+            pg: servers::postgres_url(),
+            nats: servers::nats_url(),
+            schema: servers::unique("cluster_state"),
+            cluster: servers::unique(cluster),
+            table: servers::unique("cluster_records"),
+            subject: servers::unique("cluster.records").replace('_', "."),
+        };
+        let cleanup = vec![
+            pg::drop_schema(&names.pg, &names.schema),
+            pg::cleanup(&names.pg, &names.table),
+            js::cleanup(&names.nats, None, &names.subject),
+            js::cleanup(&names.nats, Some(&names.stream("PAGES")), ""),
+            js::cleanup(&names.nats, Some(&names.stream("HANDOFF")), ""),
+        ];
+        (names, cleanup)
+    }
+
+    /// The name of one of the cluster's streams (see `src/cluster/bus.rs`).
+    fn stream(&self, kind: &str) -> String {
+        format!("{}_{kind}", self.cluster.to_ascii_uppercase())
+    }
+}
+
 fn start(cfg: &std::path::Path, node: &str) -> Daemon {
     Daemon::logged(
         Command::new(env!("CARGO_BIN_EXE_tidings"))
@@ -261,20 +289,7 @@ fn is_writer(daemon: &Daemon) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_three_processes_a_kill_and_a_restart_write_every_record_once_and_flag_every_copy()
 {
-    let names = Names {
-        pg: servers::postgres_url(),
-        nats: servers::nats_url(),
-        schema: servers::unique("cluster_state"),
-        cluster: servers::unique("tc"),
-        table: servers::unique("cluster_records"),
-        subject: servers::unique("cluster.records").replace('_', "."),
-    };
-    let _state = pg::drop_schema(&names.pg, &names.schema);
-    let _table = pg::cleanup(&names.pg, &names.table);
-    let _records = js::cleanup(&names.nats, None, &names.subject);
-    let upper = names.cluster.to_ascii_uppercase();
-    let _pages = js::cleanup(&names.nats, Some(&format!("{upper}_PAGES")), "");
-    let _handoff = js::cleanup(&names.nats, Some(&format!("{upper}_HANDOFF")), "");
+    let (names, _cleanup) = Names::fresh("tc");
 
     let fixture = fixture().await;
     let dir = tempfile::tempdir().unwrap();
@@ -365,10 +380,10 @@ async fn servers_three_processes_a_kill_and_a_restart_write_every_record_once_an
     tokio::time::sleep(Duration::from_secs(6)).await;
     // Every piece of work was acknowledged: the work queues are empty.
     let js = js::context(&names.nats).await;
-    for name in ["PAGES", "HANDOFF"] {
-        let mut stream = js.get_stream(format!("{upper}_{name}")).await.unwrap();
+    for name in [names.stream("PAGES"), names.stream("HANDOFF")] {
+        let mut stream = js.get_stream(&name).await.unwrap();
         let left = stream.info().await.unwrap().state.messages;
-        assert_eq!(left, 0, "{upper}_{name} still holds {left} messages");
+        assert_eq!(left, 0, "{name} still holds {left} messages");
     }
 
     let (ids, rows) = pg::stored(&db, &names.table).await;
@@ -458,20 +473,7 @@ async fn servers_three_processes_a_kill_and_a_restart_write_every_record_once_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_a_later_version_of_a_page_goes_through_the_clusters_streams() {
     use crate::updates;
-    let names = Names {
-        pg: servers::postgres_url(),
-        nats: servers::nats_url(),
-        schema: servers::unique("cluster_state"),
-        cluster: servers::unique("tu"),
-        table: servers::unique("cluster_records"),
-        subject: servers::unique("cluster.records").replace('_', "."),
-    };
-    let _state = pg::drop_schema(&names.pg, &names.schema);
-    let _table = pg::cleanup(&names.pg, &names.table);
-    let _records = js::cleanup(&names.nats, None, &names.subject);
-    let upper = names.cluster.to_ascii_uppercase();
-    let _pages = js::cleanup(&names.nats, Some(&format!("{upper}_PAGES")), "");
-    let _handoff = js::cleanup(&names.nats, Some(&format!("{upper}_HANDOFF")), "");
+    let (names, _cleanup) = Names::fresh("tu");
     let server = MockServer::start().await;
     updates::serve(&server, updates::FIRST, support::article_page(0)).await;
     let fixture = Fixture {
