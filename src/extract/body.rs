@@ -170,7 +170,20 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
     } else {
         densest_run(&picked)
     };
-    let mut kept: Vec<&Block> = run.into_iter().filter(|b| keep(b)).collect();
+    let mut keeps: Vec<bool> = run.iter().map(|b| keep(b)).collect();
+    shared_fates(page, &run, &mut keeps);
+    let mut kept: Vec<&Block> = Vec::with_capacity(run.len());
+    let mut announced = false;
+    for (b, keep) in run.into_iter().zip(keeps) {
+        if keep {
+            kept.push(b);
+            announced = announces_list(page.block_text(b));
+        } else if announced && b.tag != BlockTag::H1 && !b.card && b.chars <= MAX_LISTED_CHARS {
+            kept.push(b);
+        } else {
+            announced = false;
+        }
+    }
     let mut trimmed = 0;
     while trimmed < MAX_TRAILING_TRIM
         && kept.len() > 1
@@ -184,6 +197,7 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
     let lines: Vec<&str> = kept
         .iter()
         .flat_map(|b| page.block_text(b).split('\n'))
+        .filter(|l| !is_credit_line(l))
         .collect();
     without_repeated_runs(&lines).join("\n\n")
 }
@@ -228,6 +242,85 @@ fn without_repeated_runs<'a>(lines: &[&'a str]) -> Vec<&'a str> {
         i += 1;
     }
     out
+}
+
+/// Lists this long or longer are judged as a whole (see [`shared_fates`]).
+const MIN_SHARED_ITEMS: usize = 3;
+
+/// The items of one list share one fate: when most of them are kept, the
+/// rest are too. A directory or a list of sources gives some entries a long
+/// description and others only a linked name, which alone reads as a
+/// teaser; a menu's items are all links and stay out together.
+fn shared_fates(page: &Page, run: &[&Block], keeps: &mut [bool]) {
+    let list_of = |b: &Block| match b.tag {
+        BlockTag::Li => page.elements[b.el as usize].parent,
+        _ => NONE,
+    };
+    let mut i = 0;
+    while i < run.len() {
+        let list = list_of(run[i]);
+        let end = (i..run.len())
+            .find(|&j| list_of(run[j]) != list)
+            .unwrap_or(run.len());
+        let items = end - i;
+        let kept = keeps[i..end].iter().filter(|&&k| k).count();
+        if list != NONE && items >= MIN_SHARED_ITEMS && kept * 2 > items {
+            for (k, b) in keeps[i..end].iter_mut().zip(&run[i..end]) {
+                *k = !b.card;
+            }
+        }
+        i = end;
+    }
+}
+
+/// A linked entry of an announced list longer than this is a teaser, not
+/// an item.
+const MAX_LISTED_CHARS: u32 = 200;
+
+/// A paragraph of the article that ends with a colon ("Many patches were
+/// sent for review:") announces what follows: the list of links after it
+/// is the article's own, however link-dense. Short labels ("Related:",
+/// "Read more:") are furniture's way to announce.
+fn announces_list(text: &str) -> bool {
+    let text = text.trim_end();
+    text.ends_with(':') && text.chars().count() >= 25 && !is_call_to_action(text)
+}
+
+/// Credit lines are short: a byline, a date, a reading time.
+const MAX_CREDIT_CHARS: usize = 80;
+
+/// A line that credits the article rather than telling it: "By Jane Roe",
+/// "Written by Jane Roe", "Updated March 9, 2026", "5 min read" (alone or
+/// glued together, "Bridgestone Team | 5 min read"). The record carries
+/// author and date in fields of their own.
+fn is_credit_line(line: &str) -> bool {
+    let line = line.trim();
+    if line.len() > MAX_CREDIT_CHARS {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let reading_time = words.windows(3).any(|w| {
+        w[0].bytes().all(|b| b.is_ascii_digit())
+            && matches!(w[1], "min" | "min." | "mins" | "minute" | "minutes")
+            && w[2].starts_with("read")
+    });
+    let has_year = line
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
+    let dated = ["published", "updated", "last updated", "posted"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+        && has_year;
+    let written_by = lower.starts_with("written by");
+    // "By" and a name of capitalised words, and nothing else.
+    let by_name = lower.starts_with("by ")
+        && (2..=5).contains(&line.split_whitespace().count())
+        && line
+            .split_whitespace()
+            .skip(1)
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    reading_time || dated || written_by || by_name
 }
 
 /// How many closing paragraphs may be dropped as calls to action.
@@ -287,7 +380,13 @@ fn densest_run<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
             (best, best_range) = (sum, (start, i + 1));
         }
     }
-    blocks[best_range.0..best_range.1].to_vec()
+    // Headings weigh nothing, so a run never starts with one; the heading
+    // right before the first paragraph is that paragraph's.
+    let mut first = best_range.0;
+    while first > 0 && blocks[first - 1].tag == BlockTag::Heading {
+        first -= 1;
+    }
+    blocks[first..best_range.1].to_vec()
 }
 
 /// From the first to the last block that argues for the article.

@@ -719,9 +719,11 @@ impl<'a> Walker<'a> {
             }
             self.link_chars += n;
         } else if all_link_before
-            && first.is_some_and(|c| c.is_lowercase() || ",.;:!?)'’".contains(c))
+            && first.is_some_and(|c| c.is_lowercase() || ",.;:!?)'’–—-".contains(c))
         {
-            // The sentence goes on after the link: prose, not a headline.
+            // The sentence goes on after the link: prose, not a headline; or
+            // a dash annotates it ("Breville BBM800XL – the priciest"): an
+            // entry of the article's list, not a teaser.
             self.lead_link_chars = 0;
         }
     }

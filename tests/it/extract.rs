@@ -408,6 +408,124 @@ fn article_whose_every_container_looks_like_furniture_is_still_found() {
     );
 }
 
+fn article_text(body: &str) -> String {
+    let page = format!(
+        r#"<html><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+           <article>{body}</article>
+           <footer><p>Copyright 2026 Harbour Notes</p></footer></body></html>"#
+    );
+    extract(page.as_bytes(), None, None, &Options::default())
+        .expect("extracts")
+        .text
+}
+
+fn assert_has(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} missing from {text:?}");
+    }
+}
+
+#[test]
+fn a_list_of_links_the_article_announces_is_kept() {
+    let items: String = (1..=6)
+        .map(|i| format!(r#"<li><p><a href="https://forge.example/pulls/{i}">libjit: fix number {i} in the backend</a></p></li>"#))
+        .collect();
+    let text = article_text(&format!(
+        "<p>{}</p><p>Many patches were sent for review this month:</p><ul>{items}</ul><p>{}</p>",
+        prose("compiler", 3),
+        prose("release", 3)
+    ));
+    assert_has(
+        &text,
+        &[
+            "libjit: fix number 1",
+            "libjit: fix number 6",
+            "release section",
+        ],
+    );
+}
+
+#[test]
+fn the_entries_of_one_list_share_one_fate() {
+    // A directory: most entries describe the place at length, some give
+    // only a linked name and an address, which alone reads as a teaser.
+    let long = |i: usize| {
+        format!(
+            r#"<li><a href="https://clinic{i}.example/">Clinic number {i}</a><br>{} street {i}<br>{}</li>"#,
+            100 + i,
+            prose(&format!("clinic {i}"), 1)
+        )
+    };
+    let short = |i: usize| {
+        format!(
+            r#"<li><a href="https://clinic{i}.example/">Counseling Center number {i}</a><br>{} street {i}</li>"#,
+            100 + i
+        )
+    };
+    let items = [long(1), short(2), long(3), long(4), short(5)].concat();
+    let text = article_text(&format!(
+        "<p>{}</p><ul>{items}</ul><p>{}</p>",
+        prose("directory", 3),
+        prose("fees", 3)
+    ));
+    assert_has(
+        &text,
+        &[
+            "Counseling Center number 2",
+            "Counseling Center number 5",
+            "clinic 4 section",
+        ],
+    );
+}
+
+#[test]
+fn a_linked_name_annotated_after_a_dash_is_an_entry_not_a_teaser() {
+    let items: String = (1..=4)
+        .map(|i| format!(r#"<li><a href="https://shop.example/{i}">Bread Maker Model {i} Deluxe Edition</a> – has {i} settings for white, whole wheat and French loaves, and a delay timer</li>"#))
+        .collect();
+    let text = article_text(&format!(
+        "<p>{}</p><ul>{items}</ul><p>{}</p>",
+        prose("bread", 3),
+        prose("loaf", 3)
+    ));
+    assert_has(
+        &text,
+        &[
+            "Bread Maker Model 1 Deluxe Edition – has 1 settings",
+            "Model 4",
+        ],
+    );
+}
+
+#[test]
+fn the_heading_before_the_first_paragraph_is_kept() {
+    let text = article_text(&format!(
+        "<h2>What is a harbour pilot?</h2><p>{}</p><h2>Training</h2><p>{}</p>",
+        prose("pilot", 3),
+        prose("training", 3)
+    ));
+    assert!(text.starts_with("What is a harbour pilot?"), "{text:?}");
+    assert_has(&text, &["Training", "training section"]);
+}
+
+#[test]
+fn bylines_dates_and_reading_times_are_not_article_text() {
+    let text = article_text(&format!(
+        "<p>{}</p><p>By Jane Roe</p><p>Updated March 9, 2026</p><p>Bridgestone Team | 5 min read</p>\
+         <p>{}</p><p>By the end of the year the harbour will have a second pier.</p><p>{}</p>",
+        prose("lead", 2),
+        prose("pier", 3),
+        prose("quay", 3)
+    ));
+    for credit in ["Jane Roe", "Updated", "min read"] {
+        assert!(!text.contains(credit), "{credit:?} kept in {text:?}");
+    }
+    assert_has(
+        &text,
+        &["By the end of the year", "pier section", "quay section"],
+    );
+}
+
 // Few cases here so `cargo test` stays quick; the long run sets PROPTEST_CASES.
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
