@@ -27,7 +27,10 @@ mod text;
 mod topics;
 
 pub use tagger::Tagger;
-pub use taxonomy::{Actor, Passing, PlaceContext, Relevance, Taxonomy, TaxonomyError, Topic};
+pub use taxonomy::{
+    Actor, Passing, PlaceContext, Relevance, Taxonomy, TaxonomyError, Topic, TopicModel,
+};
+pub use topics::{Features, TOPIC_FEATURES};
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -12,7 +12,7 @@ use super::patterns::{self, Targets};
 use super::scan::{Hit, Scan};
 use super::taxonomy::{Relevance, Taxonomy, TaxonomyError};
 use super::text::{Folded, normalize_pattern};
-use super::topics::TopicInfo;
+use super::topics::{Features, Model, TopicInfo};
 use crate::record::Tags;
 
 /// Articles are cut here: offsets are kept as u32, and no real article
@@ -30,6 +30,7 @@ pub struct Tagger {
     pub(super) targets: Targets,
     pub(super) actors: Vec<ActorInfo>,
     pub(super) topics: Vec<TopicInfo>,
+    pub(super) topic_model: Option<Model>,
     pub(super) relevance: Relevance,
     pub(super) place_before: Vec<String>,
     pub(super) place_after: Vec<String>,
@@ -65,6 +66,7 @@ impl Tagger {
                 .map(|a| ActorInfo::new(a, r))
                 .collect(),
             topics: taxonomy.topics.iter().map(TopicInfo::new).collect(),
+            topic_model: taxonomy.topic_model.as_ref().map(Model::new),
             relevance: r.clone(),
             place_before: fold_all(&taxonomy.place_context.before),
             place_after: fold_all(&taxonomy.place_context.after),
@@ -84,21 +86,50 @@ impl Tagger {
     /// Tags one article. `title` may be empty; it counts as its own
     /// sentence(s), weighted for relevance by `relevance.title_weight`.
     pub fn tag(&self, title: &str, text: &str) -> Tags {
+        self.scanned(title, text, |scan| self.read(scan))
+    }
+
+    /// What the topic model reads of each topic with a cue in the article
+    /// (topic id and its [`TOPIC_FEATURES`](super::TOPIC_FEATURES)), for
+    /// fitting the model to a labelled set.
+    pub fn topic_features(&self, title: &str, text: &str) -> Vec<(String, Features)> {
+        self.scanned(title, text, |scan| {
+            let mentions = scan.mentions(self);
+            let sentences = scan.sentences(self, &mentions);
+            let cues = scan.topic_cues(self, &sentences);
+            let features = scan.topic_features(&cues);
+            self.topics
+                .iter()
+                .zip(features)
+                .filter_map(|(info, f)| Some((info.id().to_string(), f?)))
+                .collect()
+        })
+    }
+
+    /// Scans one article and reads it with `read`.
+    fn scanned<T>(&self, title: &str, text: &str, read: impl Fn(&Scan) -> T) -> T {
         // The per-article buffers are as large as the article; allocating
         // them afresh costs more than tagging a short one, so each thread
         // keeps its own set.
         thread_local! {
             static SCRATCH: RefCell<Scratch> = RefCell::default();
         }
+        let run = |scratch: &mut Scratch| self.scan_with(scratch, title, text, &read);
         SCRATCH
             .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut scratch) => self.tag_with(&mut scratch, title, text),
-                Err(_) => self.tag_with(&mut Scratch::default(), title, text),
+                Ok(mut scratch) => run(&mut scratch),
+                Err(_) => run(&mut Scratch::default()),
             })
-            .unwrap_or_else(|_| self.tag_with(&mut Scratch::default(), title, text))
+            .unwrap_or_else(|_| run(&mut Scratch::default()))
     }
 
-    fn tag_with(&self, scratch: &mut Scratch, title: &str, text: &str) -> Tags {
+    fn scan_with<T>(
+        &self,
+        scratch: &mut Scratch,
+        title: &str,
+        text: &str,
+        read: impl Fn(&Scan) -> T,
+    ) -> T {
         let title = cut(title, MAX_BYTES / 2);
         let text = cut(text, MAX_BYTES / 2);
         let Scratch {
@@ -124,12 +155,12 @@ impl Tagger {
             std::mem::take(starts),
             std::mem::take(hits),
         );
-        let tags = self.read(&scan);
+        let read = read(&scan);
         (*starts, *hits) = (scan.starts, scan.hits);
         if scratch.capacity() > MAX_KEPT_SCRATCH {
             *scratch = Scratch::default();
         }
-        tags
+        read
     }
 
     /// The tags of a scanned article. Actor mentions come first, since

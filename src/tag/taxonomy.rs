@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::settings::Problem;
 
 use super::text::{STEM_MARK, is_word, normalize_pattern};
+use super::topics::TOPIC_FEATURES;
 use crate::record::ActorKind;
 
 /// A taxonomy that cannot be read or used.
@@ -52,6 +53,26 @@ pub struct Taxonomy {
     pub actors: Vec<Actor>,
     #[serde(default)]
     pub topics: Vec<Topic>,
+    /// How a topic's cues in an article become its score; without one the
+    /// score is the cue score alone (see [`TopicModel`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_model: Option<TopicModel>,
+}
+
+/// A logistic model over what the cues of a topic show in an article
+/// (`TOPIC_FEATURES`: how strongly, in how many sentences, in the headline
+/// or the lead, against the article's main topic): score = 1 / (1 +
+/// e^-(intercept + sum of weight x feature)). It tells a
+/// topic the article discusses from one it names in passing, which the cue
+/// weights alone cannot. Fitted on the labelled dev split by `cargo run
+/// --release --example topic_train`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicModel {
+    pub intercept: f64,
+    /// Feature name (one of `TOPIC_FEATURES`) -> weight; a feature left out
+    /// weighs 0.
+    pub weights: BTreeMap<String, f64>,
 }
 
 /// A person, state or organisation and every way of naming it.
@@ -346,6 +367,18 @@ impl Taxonomy {
             check_cues(p, &format!("{at}.cues"), &t.cues);
             check_patterns(p, &format!("{at}.exclude"), &t.exclude);
         }
+        if let Some(m) = &self.topic_model {
+            check_finite(p, "topic_model.intercept", m.intercept);
+            for (name, w) in &m.weights {
+                if !TOPIC_FEATURES.contains(&name.as_str()) {
+                    p.push(format!(
+                        "topic_model.weights.{name}: unknown feature (known: {})",
+                        TOPIC_FEATURES.join(", ")
+                    ));
+                }
+                check_finite(p, &format!("topic_model.weights.{name}"), *w);
+            }
+        }
     }
 
     fn check_relevance(&self, p: &mut Vec<String>) {
@@ -430,6 +463,12 @@ fn check_id(p: &mut Vec<String>, key: &str, id: &str) {
 fn check_unit(p: &mut Vec<String>, key: &str, v: f64) {
     if !(v > 0.0 && v <= 1.0) {
         p.push(format!("{key}: {v} is out of range (0, 1]"));
+    }
+}
+
+fn check_finite(p: &mut Vec<String>, key: &str, v: f64) {
+    if !v.is_finite() {
+        p.push(format!("{key}: {v} is not a number"));
     }
 }
 

@@ -6,7 +6,7 @@ use super::relevance::Sentences;
 use super::round3;
 use super::scan::Scan;
 use super::tagger::Tagger;
-use super::taxonomy::Topic;
+use super::taxonomy::{Topic, TopicModel};
 use super::text::preceded_by;
 use crate::record::TopicTag;
 
@@ -26,6 +26,10 @@ pub(super) struct TopicInfo {
 }
 
 impl TopicInfo {
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
     pub(super) fn new(t: &Topic) -> TopicInfo {
         TopicInfo {
             id: t.id.clone(),
@@ -34,6 +38,63 @@ impl TopicInfo {
         }
     }
 }
+
+/// What the topic model reads of a topic's cues in an article, in this
+/// order:
+/// - `cues`: the cue score, 1 - e^-(sum of the sentences' capped weights);
+/// - `naming`, `touching`: ln(1 + n) of the sentences holding a cue that
+///   names the topic, and of those only touching it;
+/// - `headline`: 1 when the headline has a cue of the topic;
+/// - `lead`: 1 when one of the first [`LEAD_SENTENCES`] sentences after
+///   the headline names the topic;
+/// - `share`: the share of the article's sentences that have its cues;
+/// - `relative`: its cue sum over that of the article's strongest topic;
+/// - `spread`: how far apart its first and last sentence are, as a share
+///   of the article;
+/// - `first`, `second`: what its strongest and second strongest sentence
+///   weigh for it (at most 1);
+/// - `own`: the share of its sentences in which no other topic weighs more
+///   (a topic named inside a sentence about another is named in passing).
+pub const TOPIC_FEATURES: [&str; 11] = [
+    "cues", "naming", "touching", "headline", "lead", "share", "relative", "spread", "first",
+    "second", "own",
+];
+
+/// The sentences after the headline that make an article's lead.
+const LEAD_SENTENCES: usize = 3;
+
+/// The compiled [`TopicModel`]: weights in `TOPIC_FEATURES` order.
+pub(super) struct Model {
+    intercept: f64,
+    weights: [f64; TOPIC_FEATURES.len()],
+}
+
+impl Model {
+    pub(super) fn new(m: &TopicModel) -> Model {
+        let mut weights = [0.0; TOPIC_FEATURES.len()];
+        for (w, name) in weights.iter_mut().zip(TOPIC_FEATURES) {
+            *w = m.weights.get(name).copied().unwrap_or(0.0);
+        }
+        Model {
+            intercept: m.intercept,
+            weights,
+        }
+    }
+
+    fn score(&self, features: &Features) -> f64 {
+        let sum: f64 = self.intercept
+            + self
+                .weights
+                .iter()
+                .zip(features)
+                .map(|(w, x)| w * x)
+                .sum::<f64>();
+        1.0 / (1.0 + (-sum).exp())
+    }
+}
+
+/// One topic's [`TOPIC_FEATURES`] in one article.
+pub type Features = [f64; TOPIC_FEATURES.len()];
 
 /// A cue this strong names its topic ("truce", "sanctions"); weaker ones
 /// ("strikes", "talks", "земли") only touch it.
@@ -116,14 +177,66 @@ impl Scan<'_> {
         }
     }
 
+    /// The [`TOPIC_FEATURES`] of every topic with a cue in the article.
+    pub(super) fn topic_features(&self, cues: &TopicCues) -> Vec<Option<Features>> {
+        let topics = cues.weights.len() / cues.n.max(1);
+        let capped: Vec<Vec<f64>> = (0..topics).map(|ti| cues.capped(ti).collect()).collect();
+        let raws: Vec<f64> = capped.iter().map(|c| c.iter().sum()).collect();
+        let strongest_raw = raws.iter().copied().fold(0.0, f64::max);
+        // What the sentence's leading topic weighs in it.
+        let leading: Vec<f64> = (0..cues.n)
+            .map(|s| capped.iter().map(|c| c[s]).fold(0.0, f64::max))
+            .collect();
+        let body = self.title_sentences..cues.n;
+        let body_sentences = (body.clone().filter(|&s| self.has_words(s)).count()).max(1);
+        raws.iter()
+            .enumerate()
+            .map(|(ti, &raw)| {
+                if raw == 0.0 {
+                    return None;
+                }
+                let row = &capped[ti];
+                let top = &cues.strongest[ti * cues.n..(ti + 1) * cues.n];
+                let with_cue: Vec<usize> = (0..cues.n).filter(|&s| row[s] > 0.0).collect();
+                let naming = with_cue.iter().filter(|&&s| top[s] >= NAMING_CUE).count();
+                let in_body = with_cue.iter().filter(|&&s| body.contains(&s)).count();
+                let lead = body.start..(body.start + LEAD_SENTENCES).min(cues.n);
+                let (first, last) = (with_cue[0], with_cue[with_cue.len() - 1]);
+                let own = with_cue.iter().filter(|&&s| row[s] >= leading[s]).count();
+                let mut by_weight: Vec<f64> = with_cue.iter().map(|&s| row[s]).collect();
+                by_weight.sort_by(|a, b| b.total_cmp(a));
+                Some([
+                    1.0 - (-raw).exp(),
+                    (naming as f64).ln_1p(),
+                    ((with_cue.len() - naming) as f64).ln_1p(),
+                    f64::from(u8::from(first < self.title_sentences)),
+                    f64::from(u8::from(lead.clone().any(|s| top[s] >= NAMING_CUE))),
+                    in_body as f64 / body_sentences as f64,
+                    raw / strongest_raw,
+                    (last - first) as f64 / cues.n as f64,
+                    by_weight[0],
+                    by_weight.get(1).copied().unwrap_or(0.0),
+                    own as f64 / with_cue.len() as f64,
+                ])
+            })
+            .collect()
+    }
+
     /// The topics scoring at least their threshold, best first, each with
-    /// its strongest sentences as evidence.
+    /// its strongest sentences as evidence. The score is the topic model's
+    /// when the taxonomy has one, the cue score otherwise.
     pub(super) fn topic_tags(&self, t: &Tagger, cues: &TopicCues) -> Vec<TopicTag> {
         let mut topics = Vec::new();
-        for (ti, info) in t.topics.iter().enumerate() {
+        let features = self.topic_features(cues);
+        for ((ti, info), features) in t.topics.iter().enumerate().zip(features) {
+            let Some(features) = features else {
+                continue;
+            };
             let weights = cues.row(ti);
-            let raw: f64 = cues.capped(ti).sum();
-            let score = round3(1.0 - (-raw).exp());
+            let score = round3(match &t.topic_model {
+                Some(model) => model.score(&features),
+                None => features[0],
+            });
             if score < info.threshold || score == 0.0 {
                 continue;
             }
