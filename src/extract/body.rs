@@ -184,6 +184,11 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
             announced = false;
         }
     }
+    if let Some(end) = (kept.len() / 2..kept.len())
+        .find(|&i| kept[i].chars <= MAX_SIGN_CHARS && opens_others(page.block_text(kept[i])))
+    {
+        kept.truncate(end);
+    }
     let mut trimmed = 0;
     while trimmed < MAX_TRAILING_TRIM
         && kept.len() > 1
@@ -284,6 +289,48 @@ const MAX_LISTED_CHARS: u32 = 200;
 fn announces_list(text: &str) -> bool {
     let text = text.trim_end();
     text.ends_with(':') && text.chars().count() >= 25 && !is_call_to_action(text)
+}
+
+/// Section signs are short labels.
+const MAX_SIGN_CHARS: u32 = 40;
+
+/// Signs, lowercase, of a section of other pages: whole labels ("Related
+/// posts", "Read more:") and the openings of labels that go on with the
+/// site's name or a subject ("More from SewCanShe", "Trending stories in
+/// world travel").
+const OTHERS_SIGNS: &[&str] = &[
+    "related",
+    "related posts",
+    "related articles",
+    "related stories",
+    "related reading",
+    "related content",
+    "popular posts",
+    "popular stories",
+    "most popular",
+    "most read",
+    "trending",
+    "trending now",
+    "you may also like",
+    "you might also like",
+    "recommended",
+    "recommended reading",
+    "recommended for you",
+    "read next",
+    "read more",
+    "more stories",
+    "recent posts",
+    "latest posts",
+    "latest news",
+];
+const OTHERS_OPENINGS: &[&str] = &["more from ", "trending stories", "trending in "];
+
+/// Whether a short line in the second half of the article opens a section
+/// of other pages: what follows is the site's, not the article's (its
+/// links are often plain text on a card, which no link density catches).
+fn opens_others(text: &str) -> bool {
+    let sign = text.trim().trim_end_matches(':').trim_end().to_lowercase();
+    OTHERS_SIGNS.contains(&sign.as_str()) || OTHERS_OPENINGS.iter().any(|o| sign.starts_with(o))
 }
 
 /// Credit lines are short: a byline, a date, a reading time.

@@ -526,6 +526,31 @@ fn bylines_dates_and_reading_times_are_not_article_text() {
     );
 }
 
+#[test]
+fn a_section_of_other_pages_after_the_article_is_cut() {
+    // Cards of other stories whose summaries are plain text: no link
+    // density tells them from the article, their sign does.
+    let cards: String = (1..=3)
+        .map(|i| format!("<p>{}</p>", prose(&format!("other story {i}"), 1)))
+        .collect();
+    let text = article_text(&format!(
+        "<p>{}</p><p>{}</p><p>{}</p><p>More from Harbour Notes:</p>{cards}",
+        prose("harbour", 3),
+        prose("pier", 3),
+        prose("quay", 3)
+    ));
+    assert_has(&text, &["harbour section", "quay section"]);
+    assert!(!text.contains("other story"), "{text:?}");
+    // A heading that only starts like a sign is the article's own.
+    let text = article_text(&format!(
+        "<p>{}</p><p>{}</p><h2>Recommended posting frequency</h2><p>{}</p>",
+        prose("harbour", 3),
+        prose("pier", 3),
+        prose("quay", 3)
+    ));
+    assert_has(&text, &["Recommended posting frequency", "quay section"]);
+}
+
 // Few cases here so `cargo test` stays quick; the long run sets PROPTEST_CASES.
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
