@@ -190,10 +190,11 @@ impl Bus {
     pub fn send_page(&self, part: u32, job: PageJob) -> BoxFuture<'static, anyhow::Result<()>> {
         let bus = self.clone();
         Box::pin(async move {
-            // The entry's date is part of it: an item dated later is a new
-            // version of its page, not a repeat.
+            // The entry's date and digest are part of it: an item dated
+            // later, or changed, is a new version of its page, not a repeat.
             let dated = job.dated.map(|d| d.timestamp()).unwrap_or_default();
-            let id = format!("page {} {} {dated}", job.feed, job.guid);
+            let digest = job.digest.as_deref().unwrap_or_default();
+            let id = format!("page {} {} {dated} {digest}", job.feed, job.guid);
             let payload = serde_json::to_vec(&job).context("encoding a page job")?;
             let subject = format!("{}.pages.{part}", bus.name);
             match bus.publish(subject, id, payload).await? {

@@ -49,7 +49,7 @@ pub struct Poll {
     /// linked page is not fetched.
     pub full_text_min_words: usize,
     /// Fetch a finished item again when its entry is dated later than it
-    /// was (`[dedup] updates`): the page may have changed.
+    /// was, or changed (`[dedup] updates`): the page may have changed.
     pub refetch_updated: bool,
 }
 
@@ -509,6 +509,7 @@ impl Poller {
         for entry in parsed.entries {
             let dated = entry.updated.max(entry.published);
             let item = FeedItem::from_entry(entry, language.clone());
+            let digest = Some(item.digest());
             let key = ItemKey {
                 feed: url.clone(),
                 guid: item.guid.clone(),
@@ -518,6 +519,7 @@ impl Poller {
                     .and_then(|u| crate::url::canonicalize(&redact::url(u))),
                 seen: received_at,
                 dated,
+                digest,
             };
             items.push((key, item));
         }
@@ -534,8 +536,8 @@ impl Poller {
                         if !s.item_finished(k)? {
                             return Ok((true, false));
                         }
-                        let redated = refetch_updated && s.item_redated(k)?;
-                        Ok((redated, redated))
+                        let changed = refetch_updated && s.item_changed(k)?;
+                        Ok((changed, changed))
                     })
                     .collect::<Result<Vec<(bool, bool)>, _>>()
             })
@@ -660,6 +662,7 @@ impl Poller {
                     page: key.page.clone(),
                     seen: key.seen,
                     dated: key.dated,
+                    digest: key.digest.clone(),
                     origin: document.origin,
                     hints: document.hints,
                 };

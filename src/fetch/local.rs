@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
 
 use crate::extract;
 use crate::flow::{Ack, Body, Document, Source, SourceContext};
@@ -580,6 +581,24 @@ impl FeedItem {
             body,
             hints,
         }
+    }
+
+    /// A digest of the entry as the feed lists it: its title and body. A
+    /// feed that rewrites an entry as the story develops changes it, one
+    /// that only re-serves the entry does not.
+    pub fn digest(&self) -> String {
+        let body = match &self.body {
+            Body::FeedContent(content) | Body::Text(content) => content.as_bytes(),
+            Body::Html { bytes, .. } => bytes,
+        };
+        let mut h = Sha256::new();
+        h.update(self.hints.title.as_deref().unwrap_or_default().as_bytes());
+        h.update([0]);
+        h.update(body);
+        h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 

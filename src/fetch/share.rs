@@ -49,6 +49,10 @@ pub struct PageJob {
     /// an earlier version.
     #[serde(default)]
     pub dated: Option<DateTime<Utc>>,
+    /// The entry's digest ([`ItemKey::digest`]); missing in jobs handed on
+    /// by an earlier version.
+    #[serde(default)]
+    pub digest: Option<String>,
     pub origin: Origin,
     pub hints: FeedHints,
 }
@@ -61,6 +65,7 @@ impl PageJob {
             page: self.page.clone(),
             seen: self.seen,
             dated: self.dated,
+            digest: self.digest.clone(),
         }
     }
 

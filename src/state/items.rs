@@ -21,6 +21,10 @@ pub struct ItemKey {
     /// The date the feed's entry carries (updated, else published): an item
     /// dated later than it was may list a changed page.
     pub dated: Option<DateTime<Utc>>,
+    /// A digest of the entry as the feed lists it (title, summary, content):
+    /// many feeds change an entry when the story develops and leave its
+    /// date alone.
+    pub digest: Option<String>,
 }
 
 /// How an item left the pipeline. Every status but `Pending` is final: the
@@ -85,21 +89,23 @@ impl State {
         }
     }
 
-    /// Whether a finished item's entry is dated later than the item was
-    /// when it finished (or, when it was not dated then, than when it
-    /// finished): its page may have changed since.
-    pub fn item_redated(&self, item: &ItemKey) -> Result<bool, StateError> {
-        let Some(dated) = item.dated else {
-            return Ok(false);
-        };
+    /// Whether a finished item's entry changed since the item finished:
+    /// dated later than it was (or, when it was not dated then, than when
+    /// it finished), or listed with another digest. Its page may have
+    /// changed since. (An item stored without a digest, by an earlier
+    /// version, is compared by its date alone.)
+    pub fn item_changed(&self, item: &ItemKey) -> Result<bool, StateError> {
         let found = self.db.query_opt(
-            "SELECT COALESCE(dated, at) FROM items WHERE feed = ?1 AND guid = ?2",
+            "SELECT COALESCE(dated, at), digest FROM items WHERE feed = ?1 AND guid = ?2",
             args![item.feed.as_str(), item.guid.as_str()],
         )?;
-        match found {
-            Some(r) => Ok(r.time(0)? < dated),
-            None => Ok(false),
-        }
+        let Some(r) = found else {
+            return Ok(false);
+        };
+        let redated = item.dated.is_some_and(|d| d > r.time(0).unwrap_or(d));
+        let digest = r.opt_text(1)?;
+        let rewritten = matches!((&item.digest, &digest), (Some(new), Some(old)) if new != old);
+        Ok(redated || rewritten)
     }
 
     /// Whether an item of any feed that links to this page (normalized URL)
@@ -143,12 +149,13 @@ fn upsert_item(
     at: &str,
 ) -> Result<(), StateError> {
     db.execute(
-        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen, dated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO items (feed, guid, status, attempts, record_id, at, page, first_seen, dated,
+            digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (feed, guid) DO UPDATE SET status = ?3,
             attempts = items.attempts + ?4, record_id = COALESCE(?5, items.record_id), at = ?6,
             page = COALESCE(?7, items.page), first_seen = COALESCE(items.first_seen, ?8),
-            dated = COALESCE(?9, items.dated)",
+            dated = COALESCE(?9, items.dated), digest = COALESCE(?10, items.digest)",
         args![
             item.feed.as_str(),
             item.guid.as_str(),
@@ -158,7 +165,8 @@ fn upsert_item(
             at,
             item.page.as_deref(),
             crate::record::timestamp(item.seen),
-            item.dated.map(crate::record::timestamp)
+            item.dated.map(crate::record::timestamp),
+            item.digest.as_deref()
         ],
     )
     .map(drop)
@@ -170,7 +178,7 @@ mod tests {
     use crate::state::Location;
 
     #[test]
-    fn an_item_is_redated_by_a_later_entry_date_only() {
+    fn an_item_changes_with_a_later_entry_date_or_another_digest() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = State::open(&Location::folder(dir.path())).unwrap();
         let day =
@@ -181,22 +189,42 @@ mod tests {
             page: None,
             seen: Utc::now(),
             dated: day(2),
+            digest: Some("a".into()),
         };
         assert!(
-            !s.item_redated(&key).unwrap(),
-            "an item never seen is new, not redated"
+            !s.item_changed(&key).unwrap(),
+            "an item never seen is new, not changed"
         );
         s.mark_item(&key, ItemStatus::Written, None).unwrap();
-        let at = |dated| ItemKey {
+        let at = |dated, digest: &str| ItemKey {
             dated,
+            digest: Some(digest.into()),
             ..key.clone()
         };
-        assert!(!s.item_redated(&at(day(2))).unwrap());
-        assert!(!s.item_redated(&at(day(1))).unwrap());
-        assert!(!s.item_redated(&at(None)).unwrap());
-        assert!(s.item_redated(&at(day(3))).unwrap());
-        // Written again with its later date: that date is the one to beat.
-        s.mark_item(&at(day(3)), ItemStatus::Written, None).unwrap();
-        assert!(!s.item_redated(&at(day(3))).unwrap());
+        assert!(!s.item_changed(&at(day(2), "a")).unwrap());
+        assert!(!s.item_changed(&at(day(1), "a")).unwrap());
+        assert!(!s.item_changed(&at(None, "a")).unwrap());
+        assert!(s.item_changed(&at(day(3), "a")).unwrap());
+        assert!(s.item_changed(&at(day(2), "b")).unwrap());
+        assert!(s.item_changed(&at(None, "b")).unwrap());
+        // Written again: its date and digest are the ones to compare with.
+        s.mark_item(&at(day(3), "b"), ItemStatus::Written, None)
+            .unwrap();
+        assert!(!s.item_changed(&at(day(3), "b")).unwrap());
+        // A digest the store never had (an item of an earlier version) is
+        // no change.
+        let bare = ItemKey {
+            guid: "h".into(),
+            digest: None,
+            ..key.clone()
+        };
+        s.mark_item(&bare, ItemStatus::Written, None).unwrap();
+        assert!(
+            !s.item_changed(&ItemKey {
+                guid: "h".into(),
+                ..key.clone()
+            })
+            .unwrap()
+        );
     }
 }

@@ -237,6 +237,9 @@ const MIGRATIONS: &[&str] = &[
     // item's feed entry carried, so a later date fetches it again.
     "ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
      ALTER TABLE items ADD COLUMN dated TEXT;",
+    // 8: a digest of each item's feed entry, so a changed entry fetches
+    // its page again whatever its date.
+    "ALTER TABLE items ADD COLUMN digest TEXT;",
 ];
 
 impl State {
@@ -460,6 +463,7 @@ mod tests {
             page: None,
             seen: chrono::Utc::now(),
             dated: None,
+            digest: None,
         };
         assert!(s.item_finished(&old).unwrap());
         let new = ItemKey {

@@ -141,6 +141,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE items ADD COLUMN dated TEXT;
 ",
+    "
+    ALTER TABLE items ADD COLUMN digest TEXT;
+",
 ];
 
 /// A connect (or a statement) that takes longer than this is a server that

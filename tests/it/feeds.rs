@@ -387,6 +387,7 @@ async fn feeds_list_tells_new_ok_failing_stale_and_dead_feeds_apart() {
                 page: None,
                 seen: start - chrono::Duration::hours(i as i64),
                 dated: None,
+                digest: None,
             };
             state
                 .mark_item(&key, tidings::state::ItemStatus::Skipped, None)

@@ -11,11 +11,16 @@ use crate::support::{article_page, records, stderr, tidings};
 /// Serves a feed of one item dated `date` linking to `/p/0`, whose page is
 /// `page`; what was served before is forgotten.
 pub async fn serve(server: &MockServer, date: &str, page: String) {
+    serve_entry(server, date, "The first dispatch.", page).await;
+}
+
+/// Like [`serve`], the entry's summary `summary`.
+async fn serve_entry(server: &MockServer, date: &str, summary: &str, page: String) {
     server.reset().await;
     let feed = format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Desk</title>\
          <item><title>Dispatch</title><guid>dispatch-0</guid><link>{}/p/0</link>\
-         <pubDate>{date}</pubDate></item></channel></rss>",
+         <description>{summary}</description><pubDate>{date}</pubDate></item></channel></rss>",
         server.uri()
     );
     Mock::given(path("/feed.rss"))
@@ -52,6 +57,10 @@ pub const LATER: &str = "Mon, 30 Nov 2026 12:00:00 GMT";
 /// dated `date`.
 async fn run(dir: &std::path::Path, server: &MockServer, extra: &str, date: &str, page: String) {
     serve(server, date, page).await;
+    poll_once(dir, server, extra);
+}
+
+fn poll_once(dir: &std::path::Path, server: &MockServer, extra: &str) {
     let cfg = crate::support::config(
         dir,
         &format!("{extra}\n[[feeds]]\nurl = \"{}/feed.rss\"\n", server.uri()),
@@ -117,6 +126,29 @@ async fn a_changed_page_with_a_newer_date_is_written_again_as_version_2() {
     let expected = [id.to_string(), format!("{id}@2")].into_iter().collect();
     let js = js::context(&nats_url).await;
     assert_eq!(js::stored(&js, &stream).await, (expected, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_that_changes_under_the_same_date_is_fetched_again() {
+    // Many feeds never touch an entry's date when the story develops; its
+    // summary changes.
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    serve_entry(&server, FIRST, "The first dispatch.", article_page(0)).await;
+    poll_once(dir.path(), &server, "");
+    serve_entry(&server, FIRST, "The corridor is extended.", developed()).await;
+    poll_once(dir.path(), &server, "");
+    // Nothing changed in the feed: the page is not fetched again.
+    serve_entry(&server, FIRST, "The corridor is extended.", article_page(1)).await;
+    poll_once(dir.path(), &server, "");
+    let written = records(&dir.path().join("out.jsonl"));
+    let versions: Vec<_> = written.iter().map(|r| r["version"].clone()).collect();
+    assert_eq!(versions, [1, 2]);
+    assert!(
+        written[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("extend the humanitarian corridor")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
