@@ -75,9 +75,14 @@ pub async fn stage(
                 version: version + 1,
                 updated_at: crate::record::timestamp(Utc::now()),
             });
-        // The sinks hold an earlier version: every one takes the new one.
+        // The sinks hold an earlier version: every one takes the new one,
+        // and the index learns its text, so that copies of it are known as
+        // copies in this run too (a restart learns it from the store).
         let targets = match revision {
-            Some(_) => targets(&stage.sinks, &[]),
+            Some(_) => {
+                remember(&mut stage.index, &parsed);
+                targets(&stage.sinks, &[])
+            }
             None => targets(&stage.sinks, &holders),
         };
         // A record written before (to other sinks) keeps the verdict it was
@@ -176,22 +181,35 @@ fn delivery(parsed: &Parsed, verdict: Option<Duplicate>) -> Delivery {
 
 /// The verdict on a record the index has not seen, which it then holds.
 fn check(index: &mut dedup::Index, parsed: &Parsed) -> Option<Duplicate> {
-    let article = &parsed.article;
-    let keys = Keys {
-        canonical_url: article.canonical_url.as_deref(),
-        guid: article.guid.as_deref(),
-    };
     let verdict = index
-        .check(&keys, &parsed.fingerprint)
+        .check(&keys(parsed), &parsed.fingerprint)
         .filter(|d| Some(&d.duplicate_of) != parsed.own_seed.as_ref());
+    remember(index, parsed);
+    if let Some(dup) = &verdict {
+        index.note_copy(&parsed.article.id, &dup.duplicate_of);
+    }
+    verdict
+}
+
+/// Indexes the article's text under its id.
+fn remember(index: &mut dedup::Index, parsed: &Parsed) {
+    let article = &parsed.article;
     let fetched_at = chrono::DateTime::parse_from_rfc3339(&article.fetched_at)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
-    index.insert(&article.id, &keys, parsed.fingerprint.clone(), fetched_at);
-    if let Some(dup) = &verdict {
-        index.note_copy(&article.id, &dup.duplicate_of);
+    index.insert(
+        &article.id,
+        &keys(parsed),
+        parsed.fingerprint.clone(),
+        fetched_at,
+    );
+}
+
+fn keys(parsed: &Parsed) -> Keys<'_> {
+    Keys {
+        canonical_url: parsed.article.canonical_url.as_deref(),
+        guid: parsed.article.guid.as_deref(),
     }
-    verdict
 }
 
 /// The oldest record the near-duplicate index keeps.

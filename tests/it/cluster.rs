@@ -69,39 +69,6 @@ impl Respond for Page {
     }
 }
 
-/// The text of report `n`: words of its own (a letter pair of `n`'s before
-/// each syllable), shared with no other report, so that only the copies of
-/// one report look alike to dedup.
-fn report(n: usize) -> String {
-    const SYLLABLES: [&str; 12] = [
-        "ban", "cor", "dil", "fen", "gar", "hol", "lum", "mer", "nov", "pes", "ras", "tuv",
-    ];
-    let tag: String = [n / 26 % 26, n % 26]
-        .iter()
-        .map(|&i| char::from(b'a' + i as u8))
-        .collect();
-    let sentence = |k: usize| -> String {
-        let words: Vec<String> = (0..12)
-            .map(|j| format!("{tag}{}", SYLLABLES[(j * (k + 5) + k) % SYLLABLES.len()]))
-            .collect();
-        format!("Line {k} of the report: {}.", words.join(" "))
-    };
-    (0..4)
-        .map(|p| {
-            let text: Vec<String> = (0..3).map(|s| sentence(p * 3 + s)).collect();
-            format!("<p>{}</p>", text.join(" "))
-        })
-        .collect()
-}
-
-fn page(title: &str, paragraphs: &str) -> String {
-    format!(
-        "<html><head><title>{title}</title></head><body><nav><a href=\"/\">Home</a></nav>\
-         <article><h1>{title}</h1>{paragraphs}</article><footer>All rights reserved</footer>\
-         </body></html>"
-    )
-}
-
 /// A wire story as outlet `outlet` runs it: the same agency report with the
 /// outlet's own headline and closing paragraph.
 fn wire_page(story: usize, outlet: usize) -> String {
@@ -109,9 +76,9 @@ fn wire_page(story: usize, outlet: usize) -> String {
         "<p>Outlet {outlet} adds from its own desk that officials in district {outlet} expect \
          more news after the holiday, and that its correspondent will report again.</p>"
     );
-    page(
+    support::page(
         &format!("Outlet {outlet}: wire story {story}"),
-        &(report(HOSTS * ITEMS + story) + &closing),
+        &(support::report(HOSTS * ITEMS + story) + &closing),
     )
 }
 
@@ -145,7 +112,7 @@ async fn fixture() -> Fixture {
             Mock::given(path(format!("/p/{h}-{j}")))
                 .respond_with(Page {
                     host: on,
-                    body: page(&format!("Report {n}"), &report(n)),
+                    body: support::page(&format!("Report {n}"), &support::report(n)),
                     visits: visits.clone(),
                 })
                 .mount(&servers[on])

@@ -6,7 +6,7 @@ use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::servers::{self, js, pg};
-use crate::support::{article_page, records, stderr, tidings};
+use crate::support::{article_page, page, records, report, stderr, tidings};
 
 /// Serves a feed of one item dated `date` linking to `/p/0`, whose page is
 /// `page`; what was served before is forgotten.
@@ -23,19 +23,17 @@ async fn serve_entry(server: &MockServer, date: &str, summary: &str, page: Strin
          <description>{summary}</description><pubDate>{date}</pubDate></item></channel></rss>",
         server.uri()
     );
-    Mock::given(path("/feed.rss"))
+    mount(server, "/feed.rss", "application/rss+xml", feed).await;
+    mount(server, "/p/0", "text/html", page).await;
+}
+
+/// Serves `body` at `at`.
+async fn mount(server: &MockServer, at: &str, content_type: &str, body: String) {
+    Mock::given(path(at))
         .respond_with(
             ResponseTemplate::new(200)
-                .insert_header("content-type", "application/rss+xml")
-                .set_body_string(feed),
-        )
-        .mount(server)
-        .await;
-    Mock::given(path("/p/0"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/html")
-                .set_body_string(page),
+                .insert_header("content-type", content_type)
+                .set_body_string(body),
         )
         .mount(server)
         .await;
@@ -170,4 +168,96 @@ async fn with_updates_off_a_changed_page_gives_nothing_new() {
     let written = records(&dir.path().join("out.jsonl"));
     assert_eq!(written.len(), 1);
     assert_eq!(written[0]["version"], 1);
+}
+
+/// A feed of the items `(guid, path, date, page)`, each page served at
+/// its path.
+async fn serve_items(server: &MockServer, items: &[(&str, &str, &str, String)]) {
+    server.reset().await;
+    let entries: String = items
+        .iter()
+        .map(|(guid, at, date, _)| {
+            format!(
+                "<item><title>{guid}</title><guid>{guid}</guid><link>{}{at}</link>\
+                 <pubDate>{date}</pubDate></item>",
+                server.uri()
+            )
+        })
+        .collect();
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Desk</title>{entries}\
+         </channel></rss>"
+    );
+    mount(server, "/feed.rss", "application/rss+xml", feed).await;
+    for (_, at, _, body) in items {
+        mount(server, at, "text/html", body.clone()).await;
+    }
+}
+
+/// Waits (up to 30 s) until `out` holds `n` records.
+async fn until_records(out: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..300 {
+        if out.exists() && records(out).len() >= n {
+            return records(out);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{} records of {n} after 30 s", records(out).len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_a_later_version_is_a_copy_within_the_same_run() {
+    // The story is rewritten (version 2 shares nothing with version 1);
+    // another page then copies version 2. The daemon knows it as a copy
+    // without a restart.
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    let text = |n| page(&format!("Report {n}"), &report(n));
+    let cfg = tidings::config::Config::parse(
+        &format!(
+            "[state]\ndir = \"state\"\n[http]\nper_host_delay_ms = 0\ntimeout_secs = 5\n\
+             [poll]\njitter = 0.0\ninterval_secs = 1\nmin_interval_secs = 1\n\
+             [dedup]\ncopies = \"flag\"\n\
+             [[sinks]]\nkind = \"jsonl\"\npath = \"out.jsonl\"\n\
+             [[feeds]]\nurl = \"{}/feed.rss\"\n",
+            server.uri()
+        ),
+        "test.toml",
+        dir.path(),
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    serve_items(&server, &[("story", "/story", FIRST, text(1))]).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let daemon = {
+        let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
+        tokio::spawn(async move { crate::support::run_feeds(&cfg, false, shutdown).await })
+    };
+    until_records(&out, 1).await;
+    serve_items(&server, &[("story", "/story", LATER, text(2))]).await;
+    until_records(&out, 2).await;
+    serve_items(
+        &server,
+        &[
+            ("story", "/story", LATER, text(2)),
+            (
+                "copy",
+                "/copy",
+                LATER,
+                text(2).replace("Report 2", "Report 2, as run here"),
+            ),
+        ],
+    )
+    .await;
+    let written = until_records(&out, 3).await;
+    shutdown.cancel();
+    daemon.await.unwrap();
+    let story = &written[0]["id"];
+    assert_eq!(written[1]["id"], *story);
+    assert_eq!(written[1]["version"], 2);
+    let copy = &written[2];
+    assert_ne!(copy["id"], *story);
+    assert_eq!(
+        copy["duplicate_of"], *story,
+        "the copy of version 2 names the story: {copy}"
+    );
 }

@@ -139,6 +139,39 @@ pub fn article_page(i: usize) -> String {
     )
 }
 
+/// The text of report `n`: words of its own (a letter pair of `n`'s before
+/// each syllable), shared with no other report, so that only the copies of
+/// one report look alike to dedup.
+pub fn report(n: usize) -> String {
+    const SYLLABLES: [&str; 12] = [
+        "ban", "cor", "dil", "fen", "gar", "hol", "lum", "mer", "nov", "pes", "ras", "tuv",
+    ];
+    let tag: String = [n / 26 % 26, n % 26]
+        .iter()
+        .map(|&i| char::from(b'a' + i as u8))
+        .collect();
+    let sentence = |k: usize| -> String {
+        let words: Vec<String> = (0..12)
+            .map(|j| format!("{tag}{}", SYLLABLES[(j * (k + 5) + k) % SYLLABLES.len()]))
+            .collect();
+        format!("Line {k} of the report: {}.", words.join(" "))
+    };
+    (0..4)
+        .map(|p| {
+            let text: Vec<String> = (0..3).map(|s| sentence(p * 3 + s)).collect();
+            format!("<p>{}</p>", text.join(" "))
+        })
+        .collect()
+}
+
+pub fn page(title: &str, paragraphs: &str) -> String {
+    format!(
+        "<html><head><title>{title}</title></head><body><nav><a href=\"/\">Home</a></nav>\
+         <article><h1>{title}</h1>{paragraphs}</article><footer>All rights reserved</footer>\
+         </body></html>"
+    )
+}
+
 /// A child process that is killed when the test ends, passed or failed, so
 /// that a failing test leaves no daemon behind holding its pipes. With
 /// [`Daemon::logged`] its standard error is collected line by line.
