@@ -170,9 +170,22 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
     } else {
         densest_run(&picked)
     };
+    let kept = article_blocks(page, run);
+    let lines: Vec<&str> = kept
+        .iter()
+        .flat_map(|b| page.block_text(b).split('\n'))
+        .filter(|l| !is_credit_line(l))
+        .collect();
+    without_repeated_runs(&lines).join("\n\n")
+}
+
+/// The blocks of the chosen run that are the article's: those [`keep`]
+/// allows, whole lists (see [`shared_fates`]) and announced ones, up to a
+/// section of other pages, without closing calls to action.
+fn article_blocks<'a>(page: &Page, run: Vec<&'a Block>) -> Vec<&'a Block> {
     let mut keeps: Vec<bool> = run.iter().map(|b| keep(b)).collect();
     shared_fates(page, &run, &mut keeps);
-    let mut kept: Vec<&Block> = Vec::with_capacity(run.len());
+    let mut kept: Vec<&'a Block> = Vec::with_capacity(run.len());
     let mut announced = false;
     for (b, keep) in run.into_iter().zip(keeps) {
         if keep {
@@ -199,12 +212,7 @@ fn chosen_text(page: &Page, boiler: &[bool], with_hidden: bool) -> String {
         kept.pop();
         trimmed += 1;
     }
-    let lines: Vec<&str> = kept
-        .iter()
-        .flat_map(|b| page.block_text(b).split('\n'))
-        .filter(|l| !is_credit_line(l))
-        .collect();
-    without_repeated_runs(&lines).join("\n\n")
+    kept
 }
 
 /// Paragraphs this long, repeated in the same order, are a second copy of

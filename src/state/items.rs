@@ -102,7 +102,8 @@ impl State {
         let Some(r) = found else {
             return Ok(false);
         };
-        let redated = item.dated.is_some_and(|d| d > r.time(0).unwrap_or(d));
+        let stored = r.time(0)?;
+        let redated = item.dated.is_some_and(|d| d > stored);
         let digest = r.opt_text(1)?;
         let rewritten = matches!((&item.digest, &digest), (Some(new), Some(old)) if new != old);
         Ok(redated || rewritten)
