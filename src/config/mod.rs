@@ -257,6 +257,9 @@ pub struct Dedup {
     /// A page that changed after it was written is written again, as its
     /// next version.
     pub updates: bool,
+    /// How long after an item was last fetched its changed entry waits
+    /// before the page is fetched again.
+    pub recheck: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -423,6 +426,7 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
         },
         window: Duration::from_secs(86_400 * s.int("window_days", 30, 1..=36_500)),
         updates: s.bool("updates", true),
+        recheck: Duration::from_secs(60 * s.int("recheck_minutes", 15, 0..=7 * 1440)),
     };
     s.finish();
 
@@ -438,7 +442,7 @@ fn read(root: &mut Section<'_>, origin: &str, dirs: &Dirs) -> Config {
 
     let mut s = root.table("poll");
     let mut poll = Poll::read(&mut s);
-    poll.refetch_updated = dedup.updates;
+    poll.recheck = dedup.updates.then_some(dedup.recheck);
     s.finish();
 
     let mut s = root.table("metrics");

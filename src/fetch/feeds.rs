@@ -49,8 +49,10 @@ pub struct Poll {
     /// linked page is not fetched.
     pub full_text_min_words: usize,
     /// Fetch a finished item again when its entry is dated later than it
-    /// was, or changed (`[dedup] updates`): the page may have changed.
-    pub refetch_updated: bool,
+    /// was, or changed (`[dedup] updates`), at most once per this long
+    /// (`[dedup] recheck_minutes`): the page may have changed. `None`:
+    /// never.
+    pub recheck: Option<Duration>,
 }
 
 impl Poll {
@@ -71,8 +73,8 @@ impl Poll {
             max_backoff,
             dead_after: Duration::from_secs(86_400 * s.int("dead_after_days", 3, 1..=365)),
             full_text_min_words: s.int("full_text_min_words", 150, 0..=100_000) as usize,
-            // Set from `[dedup] updates`, which it serves.
-            refetch_updated: true,
+            // Set from `[dedup]`, which it serves.
+            recheck: None,
         }
     }
 }
@@ -524,7 +526,10 @@ impl Poller {
             items.push((key, item));
         }
         let keys: Vec<ItemKey> = items.iter().map(|(k, _)| k.clone()).collect();
-        let refetch_updated = self.source.poll.refetch_updated;
+        let due =
+            self.source.poll.recheck.map(|d| {
+                received_at - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+            });
         // Per item: whether it is to be sent, and whether it is finished
         // but dated later since (its page is fetched again, to be compared).
         let wanted = self
@@ -536,7 +541,10 @@ impl Poller {
                         if !s.item_finished(k)? {
                             return Ok((true, false));
                         }
-                        let changed = refetch_updated && s.item_changed(k)?;
+                        let changed = match due {
+                            Some(due) => s.item_changed(k, due)?,
+                            None => false,
+                        };
                         Ok((changed, changed))
                     })
                     .collect::<Result<Vec<(bool, bool)>, _>>()

@@ -93,15 +93,21 @@ impl State {
     /// dated later than it was (or, when it was not dated then, than when
     /// it finished), or listed with another digest. Its page may have
     /// changed since. (An item stored without a digest, by an earlier
-    /// version, is compared by its date alone.)
-    pub fn item_changed(&self, item: &ItemKey) -> Result<bool, StateError> {
+    /// version, is compared by its date alone.) An item marked at or after
+    /// `due` is not checked yet, whatever its entry says: a feed that
+    /// rewrites an entry at every poll would have its page fetched at every
+    /// poll.
+    pub fn item_changed(&self, item: &ItemKey, due: DateTime<Utc>) -> Result<bool, StateError> {
         let found = self.db.query_opt(
-            "SELECT COALESCE(dated, at), digest FROM items WHERE feed = ?1 AND guid = ?2",
+            "SELECT COALESCE(dated, at), digest, at FROM items WHERE feed = ?1 AND guid = ?2",
             args![item.feed.as_str(), item.guid.as_str()],
         )?;
         let Some(r) = found else {
             return Ok(false);
         };
+        if r.time(2)? >= due {
+            return Ok(false);
+        }
         let stored = r.time(0)?;
         let redated = item.dated.is_some_and(|d| d > stored);
         let digest = r.opt_text(1)?;
@@ -192,26 +198,33 @@ mod tests {
             dated: day(2),
             digest: Some("a".into()),
         };
-        assert!(
-            !s.item_changed(&key).unwrap(),
-            "an item never seen is new, not changed"
-        );
-        s.mark_item(&key, ItemStatus::Written, None).unwrap();
         let at = |dated, digest: &str| ItemKey {
             dated,
             digest: Some(digest.into()),
             ..key.clone()
         };
-        assert!(!s.item_changed(&at(day(2), "a")).unwrap());
-        assert!(!s.item_changed(&at(day(1), "a")).unwrap());
-        assert!(!s.item_changed(&at(None, "a")).unwrap());
-        assert!(s.item_changed(&at(day(3), "a")).unwrap());
-        assert!(s.item_changed(&at(day(2), "b")).unwrap());
-        assert!(s.item_changed(&at(None, "b")).unwrap());
+        // Changes of an item marked before this are due to be checked.
+        let due = Utc::now() + chrono::Duration::seconds(5);
+        assert!(
+            !s.item_changed(&key, due).unwrap(),
+            "an item never seen is new, not changed"
+        );
+        s.mark_item(&key, ItemStatus::Written, None).unwrap();
+        let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
+        assert!(
+            !s.item_changed(&at(day(3), "b"), an_hour_ago).unwrap(),
+            "an item marked within the hour waits for its next check"
+        );
+        assert!(!s.item_changed(&at(day(2), "a"), due).unwrap());
+        assert!(!s.item_changed(&at(day(1), "a"), due).unwrap());
+        assert!(!s.item_changed(&at(None, "a"), due).unwrap());
+        assert!(s.item_changed(&at(day(3), "a"), due).unwrap());
+        assert!(s.item_changed(&at(day(2), "b"), due).unwrap());
+        assert!(s.item_changed(&at(None, "b"), due).unwrap());
         // Written again: its date and digest are the ones to compare with.
         s.mark_item(&at(day(3), "b"), ItemStatus::Written, None)
             .unwrap();
-        assert!(!s.item_changed(&at(day(3), "b")).unwrap());
+        assert!(!s.item_changed(&at(day(3), "b"), due).unwrap());
         // A digest the store never had (an item of an earlier version) is
         // no change.
         let bare = ItemKey {
@@ -221,10 +234,13 @@ mod tests {
         };
         s.mark_item(&bare, ItemStatus::Written, None).unwrap();
         assert!(
-            !s.item_changed(&ItemKey {
-                guid: "h".into(),
-                ..key.clone()
-            })
+            !s.item_changed(
+                &ItemKey {
+                    guid: "h".into(),
+                    ..key.clone()
+                },
+                due
+            )
             .unwrap()
         );
     }

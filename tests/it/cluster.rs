@@ -175,6 +175,7 @@ fn config(dir: &std::path::Path, fixture: &Fixture, names: &Names) -> std::path:
              user_agent = \"tidings-test ${{NODE}}\"\nper_host_delay_ms = 0\n\n\
              [poll]\ninterval_secs = 2\nmin_interval_secs = 1\njitter = 0.0\n\n\
              [pipeline]\nbatch_timeout_ms = 100\nshutdown_grace_secs = 5\n\n\
+             [dedup]\nrecheck_minutes = 0\n\n\
              [[sinks]]\nkind = \"postgres\"\nurl = \"{pg}\"\ntable = \"{table}\"\n\n\
              [[sinks]]\nkind = \"nats\"\nurl = \"{nats}\"\nsubject = \"{subject}\"\n\n{feeds}",
             pg = names.pg,

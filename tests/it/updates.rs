@@ -48,6 +48,10 @@ pub fn developed() -> String {
     )
 }
 
+/// Changed entries are checked at the next poll (`recheck_minutes`
+/// would otherwise hold them back a quarter of an hour).
+const AT_ONCE: &str = "[dedup]\nrecheck_minutes = 0\n";
+
 pub const FIRST: &str = "Mon, 30 Nov 2026 08:00:00 GMT";
 pub const LATER: &str = "Mon, 30 Nov 2026 12:00:00 GMT";
 
@@ -78,7 +82,7 @@ async fn a_changed_page_with_a_newer_date_is_written_again_as_version_2() {
     let subject = format!("{}.records", stream.to_lowercase());
     let _js_cleanup = js::cleanup(&nats_url, Some(&stream), &subject);
     let sink = format!(
-        "[[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n\
+        "{AT_ONCE}[[sinks]]\nkind = \"postgres\"\nurl = \"{pg_url}\"\ntable = \"{table}\"\n\
          [[sinks]]\nkind = \"nats\"\nurl = \"{nats_url}\"\nsubject = \"{subject}\"\nstream = \"{stream}\"\n"
     );
 
@@ -132,12 +136,12 @@ async fn an_entry_that_changes_under_the_same_date_is_fetched_again() {
     // summary changes.
     let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
     serve_entry(&server, FIRST, "The first dispatch.", article_page(0)).await;
-    poll_once(dir.path(), &server, "");
+    poll_once(dir.path(), &server, AT_ONCE);
     serve_entry(&server, FIRST, "The corridor is extended.", developed()).await;
-    poll_once(dir.path(), &server, "");
+    poll_once(dir.path(), &server, AT_ONCE);
     // Nothing changed in the feed: the page is not fetched again.
     serve_entry(&server, FIRST, "The corridor is extended.", article_page(1)).await;
-    poll_once(dir.path(), &server, "");
+    poll_once(dir.path(), &server, AT_ONCE);
     let written = records(&dir.path().join("out.jsonl"));
     let versions: Vec<_> = written.iter().map(|r| r["version"].clone()).collect();
     assert_eq!(versions, [1, 2]);
@@ -150,10 +154,32 @@ async fn an_entry_that_changes_under_the_same_date_is_fetched_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_rewritten_at_every_poll_is_not_fetched_at_every_poll() {
+    // A feed may rewrite an entry at every poll (a comment counter in the
+    // summary, a date that is always now): its page is checked again once
+    // per `recheck_minutes`, not once per poll.
+    let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
+    let hourly = "[dedup]\nrecheck_minutes = 60\n";
+    serve_entry(&server, FIRST, "3 comments.", article_page(0)).await;
+    poll_once(dir.path(), &server, hourly);
+    for (date, summary) in [(FIRST, "4 comments."), (LATER, "5 comments.")] {
+        serve_entry(&server, date, summary, developed()).await;
+        poll_once(dir.path(), &server, hourly);
+        let fetched = server.received_requests().await.unwrap();
+        assert!(
+            fetched.iter().all(|r| r.url.path() != "/p/0"),
+            "the page was fetched again within the hour"
+        );
+    }
+    let written = records(&dir.path().join("out.jsonl"));
+    assert_eq!(written.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_page_with_a_newer_date_gives_nothing_new() {
     let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
-    run(dir.path(), &server, "", FIRST, article_page(0)).await;
-    run(dir.path(), &server, "", LATER, article_page(0)).await;
+    run(dir.path(), &server, AT_ONCE, FIRST, article_page(0)).await;
+    run(dir.path(), &server, AT_ONCE, LATER, article_page(0)).await;
     let written = records(&dir.path().join("out.jsonl"));
     assert_eq!(written.len(), 1);
     assert_eq!(written[0]["version"], 1);
@@ -162,7 +188,7 @@ async fn an_unchanged_page_with_a_newer_date_gives_nothing_new() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_updates_off_a_changed_page_gives_nothing_new() {
     let (server, dir) = (MockServer::start().await, tempfile::tempdir().unwrap());
-    let off = "[dedup]\nupdates = false\n";
+    let off = "[dedup]\nupdates = false\nrecheck_minutes = 0\n";
     run(dir.path(), &server, off, FIRST, article_page(0)).await;
     run(dir.path(), &server, off, LATER, developed()).await;
     let written = records(&dir.path().join("out.jsonl"));
@@ -216,7 +242,7 @@ async fn a_copy_of_a_later_version_is_a_copy_within_the_same_run() {
         &format!(
             "[state]\ndir = \"state\"\n[http]\nper_host_delay_ms = 0\ntimeout_secs = 5\n\
              [poll]\njitter = 0.0\ninterval_secs = 1\nmin_interval_secs = 1\n\
-             [dedup]\ncopies = \"flag\"\n\
+             [dedup]\ncopies = \"flag\"\nrecheck_minutes = 0\n\
              [[sinks]]\nkind = \"jsonl\"\npath = \"out.jsonl\"\n\
              [[feeds]]\nurl = \"{}/feed.rss\"\n",
             server.uri()
