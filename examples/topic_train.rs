@@ -1,7 +1,6 @@
-//! Fits the topic model (`[topic_model]` and each topic's `bias` in
-//! `config/taxonomy.toml`) to a labelled split: a logistic regression over
-//! the `TOPIC_FEATURES` of every topic with a cue in a relevant article,
-//! the label saying whether the article discusses it. It prints the
+//! Fits the topic model (`[topic_model]` in `config/taxonomy.toml`) to a
+//! labelled split: a logistic regression over the `TOPIC_FEATURES` of
+//! every topic with a cue in a relevant article, the label saying whether the article discusses it. It prints the
 //! cross-validated topic figures for each strength of regularisation, then
 //! the model fitted on the whole split with the strength that scored best,
 //! as TOML to paste into the taxonomy.
