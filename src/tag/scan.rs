@@ -193,7 +193,14 @@ impl Tagger {
                 }
                 if nfa.is_match(sid) {
                     for k in 0..nfa.match_len(sid) {
-                        f(i, i + j + 1, nfa.match_pattern(sid, k).as_u32());
+                        // A match state also lists the patterns that end
+                        // the text matched so far ("guarantees" after
+                        // "security guarantees"): those are found from
+                        // their own word start.
+                        let pattern = nfa.match_pattern(sid, k);
+                        if nfa.pattern_len(pattern) == j + 1 {
+                            f(i, i + j + 1, pattern.as_u32());
+                        }
                     }
                 }
             }
@@ -243,4 +250,38 @@ fn leftmost_longest(hits: &mut Vec<Hit>) {
             false
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tag::Taxonomy;
+
+    #[test]
+    fn a_match_starts_where_its_pattern_does() {
+        // The automaton's match states also list the patterns that end
+        // the matched text ("guarantees" in "security guarantees"): taken
+        // at the longer match's start, they would tie with it, and which
+        // of the two was kept depended on how the hits happened to sort.
+        let t = Tagger::new(&Taxonomy::embedded()).unwrap();
+        let mut folded = Folded::default();
+        folded.push(
+            "Talks on security guarantees and the Soviet Union's peace plan.",
+            0,
+        );
+        let mut matches = Vec::new();
+        t.for_each_match(&folded, |start, end, pattern| {
+            matches.push((start, end, pattern))
+        });
+        assert!(!matches.is_empty());
+        for (start, end, pattern) in matches {
+            assert_eq!(
+                end - start,
+                t.automaton
+                    .pattern_len(aho_corasick::PatternID::must(pattern as usize)),
+                "{:?}",
+                &folded.text[start..end]
+            );
+        }
+    }
 }
