@@ -34,7 +34,7 @@ struct Example {
 }
 
 /// Regularisation strengths tried (L2 penalty per example).
-const L2: [f64; 5] = [0.0003, 0.001, 0.003, 0.01, 0.03];
+const L2: [f64; 6] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3];
 const STEPS: usize = 4000;
 const RATE: f64 = 0.5;
 

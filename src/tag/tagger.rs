@@ -11,7 +11,7 @@ use super::openings::Openings;
 use super::patterns::{self, Targets};
 use super::scan::{Hit, Scan};
 use super::taxonomy::{Relevance, Taxonomy, TaxonomyError};
-use super::text::{Folded, normalize_pattern};
+use super::text::{Folded, WordList, normalize_pattern};
 use super::topics::{Features, Model, TopicInfo};
 use crate::record::Tags;
 
@@ -36,6 +36,8 @@ pub struct Tagger {
     pub(super) place_after: Vec<String>,
     pub(super) passing_before: Vec<String>,
     pub(super) passing_factor: f64,
+    pub(super) asides: WordList,
+    pub(super) stances: WordList,
     pub(super) titles: Vec<String>,
     /// [`Taxonomy::version`] of the taxonomy compiled here.
     version: String,
@@ -72,6 +74,8 @@ impl Tagger {
             place_after: fold_all(&taxonomy.place_context.after),
             passing_before: fold_all(&taxonomy.passing.before),
             passing_factor: taxonomy.passing.factor,
+            asides: WordList::new(&fold_all(&taxonomy.clauses.asides)),
+            stances: WordList::new(&fold_all(&taxonomy.clauses.stances)),
             titles: fold_all(&taxonomy.titles),
             version: taxonomy.version(),
         })

@@ -45,6 +45,9 @@ pub struct Taxonomy {
     /// Words before a topic cue that make it a mention in passing.
     #[serde(default)]
     pub passing: Passing,
+    /// Words that show how a topic cue stands in its clause.
+    #[serde(default)]
+    pub clauses: Clauses,
     /// Offices ("President", "Chancellor") that, right before a surname,
     /// identify the person as well as a full name does.
     #[serde(default)]
@@ -193,6 +196,23 @@ impl Default for Passing {
     }
 }
 
+/// How a topic cue stands in its clause, the text of its sentence since the
+/// last comma, semicolon, colon, bracket or dash: what the topic model's
+/// `framed` and `aside` features read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clauses {
+    /// Words that open a phrase setting the scene ("amid", "after", "who",
+    /// "в рамках"): a cue after one in its clause is an aside.
+    #[serde(default)]
+    pub asides: Vec<String>,
+    /// Words that make what follows the matter of the clause ("called
+    /// for", "rejected", "обсудили"): a cue a few words after one, in its
+    /// clause, is what the sentence is about.
+    #[serde(default)]
+    pub stances: Vec<String>,
+}
+
 static EMBEDDED: LazyLock<Taxonomy> = LazyLock::new(|| {
     // The embedded file is part of the build; tests check that it parses.
     Taxonomy::from_toml(include_str!("../../config/taxonomy.toml"))
@@ -268,6 +288,8 @@ impl Taxonomy {
             ("place_context.before", &self.place_context.before),
             ("place_context.after", &self.place_context.after),
             ("passing.before", &self.passing.before),
+            ("clauses.asides", &self.clauses.asides),
+            ("clauses.stances", &self.clauses.stances),
             ("titles", &self.titles),
         ] {
             check_patterns(&mut p, key, list);

@@ -30,6 +30,9 @@ pub struct Folded {
     pub words: Vec<u32>,
     /// Offsets of every `.`, `!`, `?` and line break.
     pub stops: Vec<u32>,
+    /// Offsets where an em or en dash was folded (to a space): clause
+    /// boundaries, which the folded text no longer shows.
+    pub dashes: Vec<u32>,
     in_word: bool,
 }
 
@@ -41,6 +44,7 @@ impl Folded {
         self.shift = 0;
         self.words.clear();
         self.stops.clear();
+        self.dashes.clear();
         self.in_word = false;
     }
 
@@ -55,7 +59,7 @@ impl Folded {
     pub fn capacity(&self) -> usize {
         self.text.capacity()
             + 8 * self.checkpoints.capacity()
-            + 4 * (self.words.capacity() + self.stops.capacity())
+            + 4 * (self.words.capacity() + self.stops.capacity() + self.dashes.capacity())
     }
 
     /// Appends the folding of `src`, whose first byte is at `base` in the
@@ -97,6 +101,9 @@ impl Folded {
                 '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}'
                 | '\u{2033}' => self.one('"', at),
                 '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => {
+                    if matches!(c, '\u{2013}' | '\u{2014}') {
+                        self.dashes.push(self.text.len() as u32);
+                    }
                     self.space(false, at)
                 }
                 '\u{2028}' | '\u{2029}' | '\u{0085}' => self.space(true, at),
@@ -396,6 +403,136 @@ pub fn preceded_by(text: &str, start: usize, phrases: &[String]) -> bool {
     })
 }
 
+/// How a word stands in its clause: the text of its sentence since the
+/// last comma, semicolon, colon, bracket or dash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// Inside brackets, or after one of the `asides` words in its clause.
+    pub aside: bool,
+    /// Within [`STANCE_WINDOW`] words after one of the `stances` words in
+    /// its clause.
+    pub framed: bool,
+}
+
+/// How many words before a cue a stance word frames it ("called on
+/// partners to respond with tougher sanctions").
+pub const STANCE_WINDOW: usize = 8;
+
+/// How far back a clause is read: an opener further back than this sets
+/// nothing aside, and a long "sentence" (a paragraph without punctuation)
+/// costs no more than a short one.
+const CLAUSE_BYTES: usize = 320;
+
+/// Folded words, phrases and stems (ending in `*`), found by the first two
+/// bytes of the text they may start: a clause has a few dozen words, and
+/// each is compared with a handful of entries instead of every one.
+#[derive(Debug)]
+pub struct WordList {
+    /// Bucket [`bucket`] of an entry's first two bytes (of a one-byte
+    /// entry: the byte and 0) -> (entry without its `*`, whether it is a
+    /// stem).
+    buckets: Vec<Vec<(String, bool)>>,
+}
+
+/// Buckets of a [`WordList`]; more than entries, so most hold one or none.
+const BUCKETS: usize = 1024;
+
+impl WordList {
+    /// `list`: folded entries.
+    pub fn new(list: &[String]) -> WordList {
+        let mut buckets = vec![Vec::new(); BUCKETS];
+        for entry in list {
+            let (word, stem) = match entry.strip_suffix('*') {
+                Some(w) => (w, true),
+                None => (entry.as_str(), false),
+            };
+            let b = word.as_bytes();
+            if let Some(&first) = b.first() {
+                let second = if b.len() > 1 { b[1] } else { 0 };
+                buckets[bucket(first, second)].push((word.to_string(), stem));
+            }
+        }
+        WordList { buckets }
+    }
+
+    /// Whether an entry starts `text`, a stem anywhere in a word, a word or
+    /// phrase on a word boundary.
+    fn starts(&self, text: &str) -> bool {
+        let b = text.as_bytes();
+        let Some(&first) = b.first() else {
+            return false;
+        };
+        let second = b.get(1).copied().unwrap_or(0);
+        let short = match second {
+            0 => None,
+            _ => Some(self.buckets[bucket(first, 0)].iter()),
+        };
+        self.buckets[bucket(first, second)]
+            .iter()
+            .chain(short.into_iter().flatten())
+            .any(|(w, stem)| match text.strip_prefix(w.as_str()) {
+                Some(_) if *stem => true,
+                Some(after) => !after.chars().next().is_some_and(is_word),
+                None => false,
+            })
+    }
+}
+
+fn bucket(first: u8, second: u8) -> usize {
+    (usize::from(first) * 131 + usize::from(second)) % BUCKETS
+}
+
+/// The [`Framing`] of the word at folded offset `at` of `folded`, whose
+/// sentence starts at `sentence`.
+pub fn framing(
+    folded: &Folded,
+    sentence: usize,
+    at: usize,
+    asides: &WordList,
+    stances: &WordList,
+) -> Framing {
+    let text = &folded.text;
+    // Cut off by `CLAUSE_BYTES`, maybe mid-word.
+    let mut capped = at.saturating_sub(CLAUSE_BYTES) > sentence;
+    let mut from = sentence.max(at.saturating_sub(CLAUSE_BYTES));
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    // A dash folded to a space: the clause starts after it.
+    let dash = folded.dashes.partition_point(|&d| (d as usize) < at);
+    let last = dash.checked_sub(1).and_then(|k| folded.dashes.get(k));
+    if let Some(&d) = last.filter(|&&d| d as usize > from) {
+        (from, capped) = (d as usize, false);
+    }
+    let head = text.get(from..at).unwrap_or_default();
+    let cut = head.rfind([',', ';', ':', '(', ')']);
+    let clause = match cut {
+        Some(i) => &head[i + 1..],
+        None => head,
+    };
+    let mut f = Framing {
+        aside: cut.is_some_and(|i| head.as_bytes()[i] == b'('),
+        framed: false,
+    };
+    // The first word of a capped clause may be the end of one.
+    let mut in_word = capped && cut.is_none();
+    let (mut words, mut last_stance) = (0, None);
+    for (i, c) in clause.char_indices() {
+        let word = is_word(c);
+        if word && !in_word {
+            words += 1;
+            let rest = &clause[i..];
+            f.aside |= asides.starts(rest);
+            if stances.starts(rest) {
+                last_stance = Some(words);
+            }
+        }
+        in_word = word;
+    }
+    f.framed = last_stance.is_some_and(|k| words - k < STANCE_WINDOW);
+    f
+}
+
 /// Abbreviations whose period does not end a sentence (folded).
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sen", "rep", "gov", "jr", "sr", "vs", "no",
@@ -450,6 +587,54 @@ mod tests {
         let mut f = Folded::default();
         f.push(s, 0);
         f.text
+    }
+
+    #[test]
+    fn a_clause_frames_a_word_after_a_stance_and_sets_it_aside_after_an_opener() {
+        let list = |l: &[&str]| l.iter().map(|w| normalize_pattern(w)).collect::<Vec<_>>();
+        let asides = WordList::new(&list(&["after", "who", "котор*"]));
+        let stances = WordList::new(&list(&["called on", "обсуд*"]));
+        // The framing of the word after `head`.
+        let f = |head: &str| {
+            let mut folded = Folded::default();
+            folded.push(&format!("{head}X"), 0);
+            let at = folded.text.len() - 1;
+            framing(&folded, 0, at, &asides, &stances)
+        };
+        let framed = Framing {
+            aside: false,
+            framed: true,
+        };
+        let aside = Framing {
+            aside: true,
+            framed: false,
+        };
+        let plain = Framing {
+            aside: false,
+            framed: false,
+        };
+        assert_eq!(f("He called on partners to respond with tougher "), framed);
+        assert_eq!(f("The strike came weeks after new "), aside);
+        // The clause ends at a comma, a dash or a bracket.
+        assert_eq!(f("Umerov, who led the delegation at the Istanbul "), aside);
+        assert_eq!(f("Umerov, who led the team, said the "), plain);
+        assert_eq!(
+            f("He called on partners \u{2014} again \u{2014} to end the "),
+            plain
+        );
+        assert_eq!(f("Kyiv (in the latest "), aside);
+        // Stems, in any case; a word that only starts like one is not it.
+        assert_eq!(f("Стороны ОБСУДИЛИ новый "), framed);
+        assert_eq!(f("Это решение, которое отложит "), aside);
+        assert_eq!(f("The afternoon "), plain);
+        // A stance far before the word frames something else.
+        assert_eq!(
+            f("He called on partners to send more shells and drones and pay for the next "),
+            plain
+        );
+        // An opener far back in a long clause sets nothing aside.
+        let long = format!("After {} the ", "many more words ".repeat(30));
+        assert_eq!(f(&long), plain);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::round3;
 use super::scan::Scan;
 use super::tagger::Tagger;
 use super::taxonomy::{Topic, TopicModel};
-use super::text::preceded_by;
+use super::text::{framing, preceded_by};
 use crate::record::TopicTag;
 
 /// Evidence sentences kept per topic.
@@ -54,10 +54,15 @@ impl TopicInfo {
 /// - `first`, `second`: what its strongest and second strongest sentence
 ///   weigh for it (at most 1);
 /// - `own`: the share of its sentences in which no other topic weighs more
-///   (a topic named inside a sentence about another is named in passing).
-pub const TOPIC_FEATURES: [&str; 11] = [
+///   (a topic named inside a sentence about another is named in passing);
+/// - `framed`: ln(1 + n) of the sentences where one of its cues stands a
+///   few words after a stance word of its clause ("called for tougher
+///   sanctions"), outside asides (see [`framing`]);
+/// - `aside`: the share of the sentences naming it where every naming cue
+///   is in an aside ("weeks after new sanctions took effect").
+pub const TOPIC_FEATURES: [&str; 13] = [
     "cues", "naming", "touching", "headline", "lead", "share", "relative", "spread", "first",
-    "second", "own",
+    "second", "own", "framed", "aside",
 ];
 
 /// The sentences after the headline that make an article's lead.
@@ -112,6 +117,11 @@ pub(super) struct TopicCues {
     weights: Vec<f64>,
     /// Like `weights`, the strongest single cue.
     strongest: Vec<f64>,
+    /// Like `strongest`, of the cues outside asides.
+    main: Vec<f64>,
+    /// Per topic and sentence: a cue outside asides is framed by a stance
+    /// word.
+    framed: Vec<bool>,
     /// Per sentence, the weight of all its topic cues: how much it is about
     /// the peace process (relevance cues are added to it later).
     pub(super) peace: Vec<f64>,
@@ -145,12 +155,18 @@ impl Scan<'_> {
         let text = self.folded.text.as_str();
         let mut weights = vec![0.0f64; n * t.topics.len()];
         let mut strongest = vec![0.0f64; n * t.topics.len()];
+        let mut main = vec![0.0f64; n * t.topics.len()];
+        let mut framed = vec![false; n * t.topics.len()];
         let mut peace = vec![0.0f64; n];
         let mut seen = Vec::new();
-        let rows = weights
-            .chunks_exact_mut(n.max(1))
-            .zip(strongest.chunks_exact_mut(n.max(1)));
-        for (ti, (row, top)) in rows.enumerate() {
+        for ti in 0..t.topics.len() {
+            let row = ti * n..(ti + 1) * n;
+            let (row, top, main, framed) = (
+                &mut weights[row.clone()],
+                &mut strongest[row.clone()],
+                &mut main[row.clone()],
+                &mut framed[row],
+            );
             let counts = |s| sentences.counts(s);
             self.distinct_cues(LAYER_TOPICS + ti, counts, &mut seen, |s, h, weight| {
                 let weight = match preceded_by(text, h.start, &t.passing_before) {
@@ -161,6 +177,15 @@ impl Scan<'_> {
                 // Only a cue that names the topic makes a sentence
                 // discuss it, in the headline too.
                 top[s] = top[s].max(weight);
+                // The clause cannot change what the sentence already has.
+                if main[s] < weight || !framed[s] {
+                    let (a, _) = self.range(s);
+                    let f = framing(self.folded, a, h.start, &t.asides, &t.stances);
+                    if !f.aside {
+                        main[s] = main[s].max(weight);
+                        framed[s] |= f.framed;
+                    }
+                }
                 // A headline states what the article is about: its cues
                 // count `title_weight` times for the topic.
                 row[s] += match s < self.title_sentences {
@@ -173,6 +198,8 @@ impl Scan<'_> {
             n,
             weights,
             strongest,
+            main,
+            framed,
             peace,
         }
     }
@@ -199,6 +226,13 @@ impl Scan<'_> {
                 let top = &cues.strongest[ti * cues.n..(ti + 1) * cues.n];
                 let with_cue: Vec<usize> = (0..cues.n).filter(|&s| row[s] > 0.0).collect();
                 let naming = with_cue.iter().filter(|&&s| top[s] >= NAMING_CUE).count();
+                let main = &cues.main[ti * cues.n..(ti + 1) * cues.n];
+                let asides = with_cue
+                    .iter()
+                    .filter(|&&s| top[s] >= NAMING_CUE && main[s] < NAMING_CUE)
+                    .count();
+                let framed = &cues.framed[ti * cues.n..(ti + 1) * cues.n];
+                let framed = with_cue.iter().filter(|&&s| framed[s]).count();
                 let in_body = with_cue.iter().filter(|&&s| body.contains(&s)).count();
                 let lead = body.start..(body.start + LEAD_SENTENCES).min(cues.n);
                 let (first, last) = (with_cue[0], with_cue[with_cue.len() - 1]);
@@ -217,6 +251,8 @@ impl Scan<'_> {
                     by_weight[0],
                     by_weight.get(1).copied().unwrap_or(0.0),
                     own as f64 / with_cue.len() as f64,
+                    (framed as f64).ln_1p(),
+                    asides as f64 / naming.max(1) as f64,
                 ])
             })
             .collect()

@@ -205,16 +205,16 @@ fn labelled_set_meets_quality_targets() {
         "the holdout split must hold at least 40% of the articles"
     );
     // Issue 15's targets: relevance and actors 0.97 everywhere, topics 0.95.
-    // Topics have not reached theirs yet (with the topic model: dev 0.883,
-    // holdout 0.866 when this was written, 430 articles): until they do, the
+    // Topics have not reached theirs yet (with the topic model: dev 0.902,
+    // holdout 0.875 when this was written, 430 articles): until they do, the
     // floors stop a regression. The Cyrillic groups are small (48 to 76
     // articles).
     // Relevance, actors, topics, in the order of `splits`.
     let targets = [
+        [0.97, 0.97, 0.88],
         [0.97, 0.97, 0.86],
-        [0.97, 0.97, 0.83],
-        [0.97, 0.97, 0.84],
-        [0.97, 0.97, 0.81],
+        [0.97, 0.97, 0.85],
+        [0.97, 0.97, 0.85],
     ];
     for ((group, f), floor) in splits.iter().zip(targets) {
         for ((what, c), target) in f.rows().into_iter().zip(floor) {
@@ -459,6 +459,32 @@ fn topics_carry_evidence_sentences_from_the_article() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn a_topic_one_sentence_calls_for_is_tagged_and_one_named_in_an_aside_is_not() {
+    // One sentence is enough to discuss a topic when the topic is what the
+    // sentence is about; a topic in a phrase that sets the scene is not
+    // discussed.
+    let strike = |sanctions: &str| {
+        format!(
+            "At least 23 people were killed when a Russian missile hit an apartment block \
+             in Kyiv overnight, Ukrainian officials said. Rescuers worked through the \
+             morning to pull survivors from the rubble. {sanctions} More than 50 people \
+             were wounded across the capital, and thousands of homes were left without \
+             heating. Foreign Minister Andrii Sybiha said the attack showed that Moscow \
+             had no interest in peace."
+        )
+    };
+    let title = "Russian strike on Kyiv apartment block kills 23";
+    let called = strike("Zelensky called on partners to impose tougher sanctions on Russian oil.");
+    let aside = strike("The attack came weeks after new sanctions on Russian oil took effect.");
+    let called = tagger().tag(title, &called);
+    let aside = tagger().tag(title, &aside);
+    assert!(called.relevant && aside.relevant);
+    assert!(topic_ids(&called).contains("sanctions"), "{called:?}");
+    assert!(!topic_ids(&aside).contains("sanctions"), "{aside:?}");
+    assert!(topic_ids(&aside).contains("civilian_harm"));
 }
 
 #[test]
