@@ -80,6 +80,27 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Hostile text: sentences that hold every topic cue of the taxonomy,
+    // so that every cue's clause is read, again and again.
+    let cues: Vec<&str> = taxonomy
+        .topics
+        .iter()
+        .flat_map(|t| t.cues.keys())
+        .map(|c| c.trim_end_matches('*'))
+        .collect();
+    let sentence = format!("{}. ", cues.join(" and "));
+    let storm = sentence.repeat((1 << 20) / sentence.len() + 1);
+    let mut group = c.benchmark_group("tag_cue_storm");
+    group.throughput(Throughput::Bytes(storm.len() as u64));
+    group.sample_size(10);
+    group.bench_function("baseline_aho_corasick_find_iter", |b| {
+        b.iter(|| black_box(plain.find_iter(storm.as_str()).count()))
+    });
+    group.bench_function("tagger_tag", |b| {
+        b.iter(|| black_box(tagger.tag("", &storm)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

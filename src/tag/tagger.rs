@@ -11,7 +11,7 @@ use super::openings::Openings;
 use super::patterns::{self, Targets};
 use super::scan::{Hit, Scan};
 use super::taxonomy::{Relevance, Taxonomy, TaxonomyError};
-use super::text::{Folded, WordList, normalize_pattern};
+use super::text::{ASIDE, Folded, STANCE, WordList, normalize_pattern};
 use super::topics::{Features, Model, TopicInfo};
 use crate::record::Tags;
 
@@ -36,8 +36,8 @@ pub struct Tagger {
     pub(super) place_after: Vec<String>,
     pub(super) passing_before: Vec<String>,
     pub(super) passing_factor: f64,
-    pub(super) asides: WordList,
-    pub(super) stances: WordList,
+    /// `[clauses]`: the asides and stances.
+    pub(super) clause_words: WordList,
     pub(super) titles: Vec<String>,
     /// [`Taxonomy::version`] of the taxonomy compiled here.
     version: String,
@@ -74,8 +74,7 @@ impl Tagger {
             place_after: fold_all(&taxonomy.place_context.after),
             passing_before: fold_all(&taxonomy.passing.before),
             passing_factor: taxonomy.passing.factor,
-            asides: WordList::new(&fold_all(&taxonomy.clauses.asides)),
-            stances: WordList::new(&fold_all(&taxonomy.clauses.stances)),
+            clause_words: clause_words(taxonomy),
             titles: fold_all(&taxonomy.titles),
             version: taxonomy.version(),
         })
@@ -188,6 +187,17 @@ impl Tagger {
             taxonomy_version: self.version.clone(),
         }
     }
+}
+
+/// The `[clauses]` words of `taxonomy`, folded, by kind.
+fn clause_words(taxonomy: &Taxonomy) -> WordList {
+    let c = &taxonomy.clauses;
+    let kind = |list: &[String], kind| {
+        list.iter()
+            .map(move |w| (normalize_pattern(w), kind))
+            .collect::<Vec<_>>()
+    };
+    WordList::new(&[kind(&c.asides, ASIDE), kind(&c.stances, STANCE)].concat())
 }
 
 /// Buffers reused from one article to the next.

@@ -407,10 +407,10 @@ pub fn preceded_by(text: &str, start: usize, phrases: &[String]) -> bool {
 /// last comma, semicolon, colon, bracket or dash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Framing {
-    /// Inside brackets, or after one of the `asides` words in its clause.
+    /// Inside brackets, or after an [`ASIDE`] word in its clause.
     pub aside: bool,
-    /// Within [`STANCE_WINDOW`] words after one of the `stances` words in
-    /// its clause.
+    /// Within [`STANCE_WINDOW`] words after a [`STANCE`] word in its
+    /// clause.
     pub framed: bool,
 }
 
@@ -418,30 +418,30 @@ pub struct Framing {
 /// partners to respond with tougher sanctions").
 pub const STANCE_WINDOW: usize = 8;
 
-/// How far back a clause is read: an opener further back than this sets
-/// nothing aside, and a long "sentence" (a paragraph without punctuation)
-/// costs no more than a short one.
+/// How far back a clause is read: in a long "sentence" (a paragraph
+/// without punctuation), an opener further back than this sets nothing
+/// aside.
 const CLAUSE_BYTES: usize = 320;
 
-/// Folded words, phrases and stems (ending in `*`), found by the first two
-/// bytes of the text they may start: a clause has a few dozen words, and
-/// each is compared with a handful of entries instead of every one.
+/// Folded words, phrases and stems (ending in `*`), each with a kind (a
+/// bit), found by the first two bytes of the text they may start: a word
+/// is compared with a handful of entries instead of every one.
 #[derive(Debug)]
 pub struct WordList {
     /// Bucket [`bucket`] of an entry's first two bytes (of a one-byte
     /// entry: the byte and 0) -> (entry without its `*`, whether it is a
-    /// stem).
-    buckets: Vec<Vec<(String, bool)>>,
+    /// stem, its kind).
+    buckets: Vec<Vec<(String, bool, u8)>>,
 }
 
 /// Buckets of a [`WordList`]; more than entries, so most hold one or none.
 const BUCKETS: usize = 1024;
 
 impl WordList {
-    /// `list`: folded entries.
-    pub fn new(list: &[String]) -> WordList {
+    /// `list`: folded entries and their kinds.
+    pub fn new(list: &[(String, u8)]) -> WordList {
         let mut buckets = vec![Vec::new(); BUCKETS];
-        for entry in list {
+        for (entry, kind) in list {
             let (word, stem) = match entry.strip_suffix('*') {
                 Some(w) => (w, true),
                 None => (entry.as_str(), false),
@@ -449,18 +449,18 @@ impl WordList {
             let b = word.as_bytes();
             if let Some(&first) = b.first() {
                 let second = if b.len() > 1 { b[1] } else { 0 };
-                buckets[bucket(first, second)].push((word.to_string(), stem));
+                buckets[bucket(first, second)].push((word.to_string(), stem, *kind));
             }
         }
         WordList { buckets }
     }
 
-    /// Whether an entry starts `text`, a stem anywhere in a word, a word or
-    /// phrase on a word boundary.
-    fn starts(&self, text: &str) -> bool {
+    /// The kinds of the entries that start `text` (a stem anywhere in a
+    /// word, a word or phrase on a word boundary), or-ed.
+    pub fn starts(&self, text: &str) -> u8 {
         let b = text.as_bytes();
         let Some(&first) = b.first() else {
-            return false;
+            return 0;
         };
         let second = b.get(1).copied().unwrap_or(0);
         let short = match second {
@@ -470,11 +470,12 @@ impl WordList {
         self.buckets[bucket(first, second)]
             .iter()
             .chain(short.into_iter().flatten())
-            .any(|(w, stem)| match text.strip_prefix(w.as_str()) {
+            .filter(|(w, stem, _)| match text.strip_prefix(w.as_str()) {
                 Some(_) if *stem => true,
                 Some(after) => !after.chars().next().is_some_and(is_word),
                 None => false,
             })
+            .fold(0, |kinds, (_, _, kind)| kinds | kind)
     }
 }
 
@@ -482,55 +483,75 @@ fn bucket(first: u8, second: u8) -> usize {
     (usize::from(first) * 131 + usize::from(second)) % BUCKETS
 }
 
-/// The [`Framing`] of the word at folded offset `at` of `folded`, whose
-/// sentence starts at `sentence`.
-pub fn framing(
-    folded: &Folded,
-    sentence: usize,
-    at: usize,
-    asides: &WordList,
-    stances: &WordList,
-) -> Framing {
-    let text = &folded.text;
-    // Cut off by `CLAUSE_BYTES`, maybe mid-word.
-    let mut capped = at.saturating_sub(CLAUSE_BYTES) > sentence;
-    let mut from = sentence.max(at.saturating_sub(CLAUSE_BYTES));
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    // A dash folded to a space: the clause starts after it.
-    let dash = folded.dashes.partition_point(|&d| (d as usize) < at);
-    let last = dash.checked_sub(1).and_then(|k| folded.dashes.get(k));
-    if let Some(&d) = last.filter(|&&d| d as usize > from) {
-        (from, capped) = (d as usize, false);
-    }
-    let head = text.get(from..at).unwrap_or_default();
-    let cut = head.rfind([',', ';', ':', '(', ')']);
-    let clause = match cut {
-        Some(i) => &head[i + 1..],
-        None => head,
-    };
-    let mut f = Framing {
-        aside: cut.is_some_and(|i| head.as_bytes()[i] == b'('),
-        framed: false,
-    };
-    // The first word of a capped clause may be the end of one.
-    let mut in_word = capped && cut.is_none();
-    let (mut words, mut last_stance) = (0, None);
-    for (i, c) in clause.char_indices() {
-        let word = is_word(c);
-        if word && !in_word {
-            words += 1;
-            let rest = &clause[i..];
-            f.aside |= asides.starts(rest);
-            if stances.starts(rest) {
-                last_stance = Some(words);
-            }
+/// The clauses of a folded text: where they end, and which of its words
+/// open an aside or take a stance. A word is looked up once, when a cue's
+/// clause first holds it, so that a clause of many cues costs no more
+/// than one.
+pub struct Clauses<'a> {
+    folded: &'a Folded,
+    words: &'a WordList,
+    /// Offsets of the clause boundaries (`,;:()`, folded dashes), and
+    /// whether each is an opening bracket.
+    bounds: Vec<(u32, bool)>,
+    /// Per word of `folded`, its kinds in `words` ([`ASIDE`], [`STANCE`]);
+    /// [`UNKNOWN`] until looked up.
+    kinds: Vec<u8>,
+}
+
+/// [`WordList`] kind of a word that opens an aside ("after", "who").
+pub const ASIDE: u8 = 1;
+/// [`WordList`] kind of a stance word ("called for", "rejected").
+pub const STANCE: u8 = 2;
+const UNKNOWN: u8 = u8::MAX;
+
+impl<'a> Clauses<'a> {
+    /// `words`: the [`ASIDE`] and [`STANCE`] words.
+    pub fn new(folded: &'a Folded, words: &'a WordList) -> Clauses<'a> {
+        let mut bounds: Vec<(u32, bool)> = folded
+            .text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| matches!(b, b',' | b';' | b':' | b'(' | b')'))
+            .map(|(i, b)| (i as u32, b == b'('))
+            .collect();
+        bounds.extend(folded.dashes.iter().map(|&d| (d, false)));
+        bounds.sort_unstable();
+        Clauses {
+            folded,
+            words,
+            bounds,
+            kinds: vec![UNKNOWN; folded.words.len()],
         }
-        in_word = word;
     }
-    f.framed = last_stance.is_some_and(|k| words - k < STANCE_WINDOW);
-    f
+
+    /// The [`Framing`] of the word at folded offset `at`, whose sentence
+    /// starts at `sentence`.
+    pub fn framing(&mut self, sentence: usize, at: usize) -> Framing {
+        let mut from = sentence.max(at.saturating_sub(CLAUSE_BYTES));
+        let bound = self.bounds.partition_point(|&(b, _)| (b as usize) < at);
+        let mut f = Framing {
+            aside: false,
+            framed: false,
+        };
+        let last = bound.checked_sub(1).and_then(|k| self.bounds.get(k));
+        if let Some(&(b, open)) = last.filter(|&&(b, _)| b as usize >= from) {
+            (from, f.aside) = (b as usize + 1, open);
+        }
+        let starts = &self.folded.words;
+        let first = starts.partition_point(|&w| (w as usize) < from);
+        let end = starts.partition_point(|&w| (w as usize) < at).max(first);
+        let near = end.saturating_sub(STANCE_WINDOW).max(first);
+        let (text, words) = (&self.folded.text, self.words);
+        let clause = self.kinds[first..end].iter_mut().zip(&starts[first..end]);
+        for (k, (kind, &start)) in (first..).zip(clause) {
+            if *kind == UNKNOWN {
+                *kind = words.starts(text.get(start as usize..).unwrap_or_default());
+            }
+            f.aside |= *kind & ASIDE != 0;
+            f.framed |= k >= near && *kind & STANCE != 0;
+        }
+        f
+    }
 }
 
 /// Abbreviations whose period does not end a sentence (folded).
@@ -591,15 +612,24 @@ mod tests {
 
     #[test]
     fn a_clause_frames_a_word_after_a_stance_and_sets_it_aside_after_an_opener() {
-        let list = |l: &[&str]| l.iter().map(|w| normalize_pattern(w)).collect::<Vec<_>>();
-        let asides = WordList::new(&list(&["after", "who", "котор*"]));
-        let stances = WordList::new(&list(&["called on", "обсуд*"]));
+        let list = |l: &[(&str, u8)]| {
+            l.iter()
+                .map(|&(w, kind)| (normalize_pattern(w), kind))
+                .collect::<Vec<_>>()
+        };
+        let words = WordList::new(&list(&[
+            ("after", ASIDE),
+            ("who", ASIDE),
+            ("котор*", ASIDE),
+            ("called on", STANCE),
+            ("обсуд*", STANCE),
+        ]));
         // The framing of the word after `head`.
         let f = |head: &str| {
             let mut folded = Folded::default();
             folded.push(&format!("{head}X"), 0);
             let at = folded.text.len() - 1;
-            framing(&folded, 0, at, &asides, &stances)
+            Clauses::new(&folded, &words).framing(0, at)
         };
         let framed = Framing {
             aside: false,

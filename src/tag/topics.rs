@@ -7,7 +7,7 @@ use super::round3;
 use super::scan::Scan;
 use super::tagger::Tagger;
 use super::taxonomy::{Topic, TopicModel};
-use super::text::{framing, preceded_by};
+use super::text::{Clauses, preceded_by};
 use crate::record::TopicTag;
 
 /// Evidence sentences kept per topic.
@@ -57,7 +57,7 @@ impl TopicInfo {
 ///   (a topic named inside a sentence about another is named in passing);
 /// - `framed`: ln(1 + n) of the sentences where one of its cues stands a
 ///   few words after a stance word of its clause ("called for tougher
-///   sanctions"), outside asides (see [`framing`]);
+///   sanctions"), outside asides (see [`Clauses`]);
 /// - `aside`: the share of the sentences naming it where every naming cue
 ///   is in an aside ("weeks after new sanctions took effect").
 pub const TOPIC_FEATURES: [&str; 13] = [
@@ -159,6 +159,7 @@ impl Scan<'_> {
         let mut framed = vec![false; n * t.topics.len()];
         let mut peace = vec![0.0f64; n];
         let mut seen = Vec::new();
+        let mut clauses = Clauses::new(self.folded, &t.clause_words);
         for ti in 0..t.topics.len() {
             let row = ti * n..(ti + 1) * n;
             let (row, top, main, framed) = (
@@ -177,14 +178,10 @@ impl Scan<'_> {
                 // Only a cue that names the topic makes a sentence
                 // discuss it, in the headline too.
                 top[s] = top[s].max(weight);
-                // The clause cannot change what the sentence already has.
-                if main[s] < weight || !framed[s] {
-                    let (a, _) = self.range(s);
-                    let f = framing(self.folded, a, h.start, &t.asides, &t.stances);
-                    if !f.aside {
-                        main[s] = main[s].max(weight);
-                        framed[s] |= f.framed;
-                    }
+                let f = clauses.framing(self.range(s).0, h.start);
+                if !f.aside {
+                    main[s] = main[s].max(weight);
+                    framed[s] |= f.framed;
                 }
                 // A headline states what the article is about: its cues
                 // count `title_weight` times for the topic.
