@@ -568,7 +568,8 @@ fn problems_name_every_mistake_with_its_key() {
         + "\n[[actors]]\nid = \"orban\"\nname = \"\"\nkind = \"person\"\naliases = [\"Orban\"]\n"
         + "\n[[topics]]\nid = \"other\"\nlabel = \"Other\"\nthreshold = 0.5\nexclude = [\"'s\"]\n"
         + "[topics.cues]\n\"gas\" = 0.5\n"
-        + "\n[topic_model]\nintercept = nan\nweights = { cues = 2.0, length = 1.0 }\n";
+        + "\n[topic_model]\nintercept = nan\nweights = { cues = 2.0, length = 1.0 }\n"
+        + "\n[clauses]\nasides = [\"after\", \"After\"]\nstances = [\"-\"]\n";
     let taxonomy = Taxonomy::from_toml(&bad).unwrap();
     let problems: Vec<String> = taxonomy
         .problems("bad.toml")
@@ -590,13 +591,15 @@ fn problems_name_every_mistake_with_its_key() {
         "actors[2].aliases[0]: `Orban` is also claimed by actors[1].surnames[0] (`orban`)",
         "topic_model.intercept: NaN is not a number",
         "topic_model.weights.length: unknown feature (known: cues, naming,",
+        "clauses.asides[1]: `After` repeats clauses.asides[0]",
+        "clauses.stances[0]: `-` is an empty pattern",
     ] {
         assert!(
             problems.contains(expected),
             "missing {expected:?} in:\n{problems}"
         );
     }
-    assert!(matches!(Tagger::new(&taxonomy), Err(TaxonomyError::Invalid(p)) if p.len() == 12));
+    assert!(matches!(Tagger::new(&taxonomy), Err(TaxonomyError::Invalid(p)) if p.len() == 14));
 }
 
 #[test]
