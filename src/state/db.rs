@@ -171,8 +171,16 @@ struct Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            outside_runtime(move || drop(client));
+        if let Some(mut client) = self.client.take() {
+            outside_runtime(move || {
+                // The server frees a session's advisory locks (the schema's
+                // writer lock) when its backend has exited, some time after
+                // the client hung up; freed here, they are free before the
+                // next open, even on a loaded server. Failing, it is left to
+                // the hang-up.
+                let _ = client.batch_execute("SELECT pg_advisory_unlock_all()");
+                drop(client)
+            });
         }
     }
 }
