@@ -423,7 +423,7 @@ pub const STANCE_WINDOW: usize = 8;
 /// aside.
 const CLAUSE_BYTES: usize = 320;
 
-/// Folded words, phrases and stems (ending in `*`), each with a kind (a
+/// Folded words, phrases and stems (ending in [`STEM_MARK`]), each with a kind (a
 /// bit), found by the first two bytes of the text they may start: a word
 /// is compared with a handful of entries instead of every one.
 #[derive(Debug)]
@@ -442,7 +442,7 @@ impl WordList {
     pub fn new(list: &[(String, u8)]) -> WordList {
         let mut buckets = vec![Vec::new(); BUCKETS];
         for (entry, kind) in list {
-            let (word, stem) = match entry.strip_suffix('*') {
+            let (word, stem) = match entry.strip_suffix(STEM_MARK) {
                 Some(w) => (w, true),
                 None => (entry.as_str(), false),
             };
@@ -631,18 +631,12 @@ mod tests {
             let at = folded.text.len() - 1;
             Clauses::new(&folded, &words).framing(0, at)
         };
-        let framed = Framing {
-            aside: false,
-            framed: true,
-        };
-        let aside = Framing {
-            aside: true,
-            framed: false,
-        };
-        let plain = Framing {
-            aside: false,
-            framed: false,
-        };
+        let framing = |aside, framed| Framing { aside, framed };
+        let (framed, aside, plain) = (
+            framing(false, true),
+            framing(true, false),
+            framing(false, false),
+        );
         assert_eq!(f("He called on partners to respond with tougher "), framed);
         assert_eq!(f("The strike came weeks after new "), aside);
         // The clause ends at a comma, a dash or a bracket.

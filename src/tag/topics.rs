@@ -117,8 +117,8 @@ pub(super) struct TopicCues {
     weights: Vec<f64>,
     /// Like `weights`, the strongest single cue.
     strongest: Vec<f64>,
-    /// Like `strongest`, of the cues outside asides.
-    main: Vec<f64>,
+    /// Per topic and sentence: a cue outside asides names the topic.
+    named: Vec<bool>,
     /// Per topic and sentence: a cue outside asides is framed by a stance
     /// word.
     framed: Vec<bool>,
@@ -155,17 +155,17 @@ impl Scan<'_> {
         let text = self.folded.text.as_str();
         let mut weights = vec![0.0f64; n * t.topics.len()];
         let mut strongest = vec![0.0f64; n * t.topics.len()];
-        let mut main = vec![0.0f64; n * t.topics.len()];
+        let mut named = vec![false; n * t.topics.len()];
         let mut framed = vec![false; n * t.topics.len()];
         let mut peace = vec![0.0f64; n];
         let mut seen = Vec::new();
         let mut clauses = Clauses::new(self.folded, &t.clause_words);
         for ti in 0..t.topics.len() {
             let row = ti * n..(ti + 1) * n;
-            let (row, top, main, framed) = (
+            let (row, top, named, framed) = (
                 &mut weights[row.clone()],
                 &mut strongest[row.clone()],
-                &mut main[row.clone()],
+                &mut named[row.clone()],
                 &mut framed[row],
             );
             let counts = |s| sentences.counts(s);
@@ -180,7 +180,7 @@ impl Scan<'_> {
                 top[s] = top[s].max(weight);
                 let f = clauses.framing(self.range(s).0, h.start);
                 if !f.aside {
-                    main[s] = main[s].max(weight);
+                    named[s] |= weight >= NAMING_CUE;
                     framed[s] |= f.framed;
                 }
                 // A headline states what the article is about: its cues
@@ -195,7 +195,7 @@ impl Scan<'_> {
             n,
             weights,
             strongest,
-            main,
+            named,
             framed,
             peace,
         }
@@ -223,10 +223,10 @@ impl Scan<'_> {
                 let top = &cues.strongest[ti * cues.n..(ti + 1) * cues.n];
                 let with_cue: Vec<usize> = (0..cues.n).filter(|&s| row[s] > 0.0).collect();
                 let naming = with_cue.iter().filter(|&&s| top[s] >= NAMING_CUE).count();
-                let main = &cues.main[ti * cues.n..(ti + 1) * cues.n];
+                let named = &cues.named[ti * cues.n..(ti + 1) * cues.n];
                 let asides = with_cue
                     .iter()
-                    .filter(|&&s| top[s] >= NAMING_CUE && main[s] < NAMING_CUE)
+                    .filter(|&&s| top[s] >= NAMING_CUE && !named[s])
                     .count();
                 let framed = &cues.framed[ti * cues.n..(ti + 1) * cues.n];
                 let framed = with_cue.iter().filter(|&&s| framed[s]).count();
